@@ -1,0 +1,61 @@
+# zaphubd: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/sh
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SERVICES := $(BIN)/python scripts/localservices.py
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-all demo simnet migrate check lint format typecheck bench services-stop clean
+
+$(STAMP): pyproject.toml scripts/system-deps
+	./scripts/system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## install: create .venv with zaphubd and its development tools
+install: $(STAMP)
+
+## run: start private Postgres/Redis under .run/ (unless configured), migrate, serve
+run: $(STAMP)
+	$(SERVICES) exec -- $(BIN)/zaphubd serve
+
+## test: the whole test suite against real Postgres and Redis (started by the harness)
+test: $(STAMP)
+	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+## test-all: also the slow chaos tests
+test-all: $(STAMP)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## demo: simnet + the daemon on the simulated network, a session paired and a message sent
+demo: $(STAMP)
+	$(SERVICES) exec -- $(BIN)/python scripts/demo.py
+
+## migrate: apply pending database migrations and exit
+migrate: $(STAMP)
+	$(SERVICES) exec -- $(BIN)/zaphubd migrate
+
+## lint / format / typecheck: the checks a change must pass
+lint: $(STAMP)
+	$(BIN)/ruff check zaphubd tests scripts
+	$(BIN)/ruff format --check zaphubd tests scripts
+format: $(STAMP)
+	$(BIN)/ruff format zaphubd tests scripts
+	$(BIN)/ruff check --fix zaphubd tests scripts
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## bench: the benchmarks of tests/bench (figures, not pass/fail)
+bench: $(STAMP)
+	$(BIN)/python tests/bench/run_all.py
+
+## services-stop: stop the private Postgres and Redis of `make run`
+services-stop:
+	$(PYTHON) scripts/localservices.py stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

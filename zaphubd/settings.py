@@ -1,0 +1,186 @@
+"""Every ZAPHUB_* setting, validated once before the event loop starts.
+
+Values come from the environment, and from the env file named by ZAPHUB_ENV_FILE
+(default /etc/zaphubd/zaphubd.env when it exists); the environment wins. Problems are
+collected into one `ConfigError` with one sentence per variable: `__main__` prints them and
+exits with EX_CONFIG. config/zaphubd.env.example documents every variable.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from zaphubd.errors import ConfigError
+
+ENV_PREFIX = "ZAPHUB_"
+DEFAULT_ENV_FILE = Path("/etc/zaphubd/zaphubd.env")
+MIB = 1024 * 1024
+PLACEHOLDERS = frozenset({"changeme", "change-me", "change_me", "secret", "password", "xxx"})
+
+
+def _default_auth_dir() -> Path:
+    # Under systemd, StateDirectory= exports STATE_DIRECTORY (/var/lib/zaphubd).
+    state = os.environ.get("STATE_DIRECTORY")
+    return Path(state.split(":")[0]) / "auth" if state else Path("auth_data")
+
+
+class Settings(BaseSettings):
+    """The daemon's configuration. Field names are the variable names without the prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    database_url: str = Field(description="Postgres URL (postgresql://user:pass@host:port/db)")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
+    http_host: str = Field("127.0.0.1", description="address the API listens on")
+    http_port: int = Field(3000, ge=1, le=65535)
+    http_max_body_bytes: int = Field(16 * MIB, ge=1024, description="request body limit")
+    api_key: SecretStr | None = Field(None, description="unset: auth off (a WARNING at start)")
+    auth_data_dir: Path = Field(default_factory=_default_auth_dir)
+    max_concurrent_sessions: int = Field(100, ge=1, le=100_000)
+    transport: Literal["neonize", "simnet"] = "neonize"
+    simnet_url: str = "ws://127.0.0.1:7781/ws"
+    webhook_timeout_ms: int = Field(10_000, ge=100, le=300_000)
+    webhook_max_retries: int = Field(3, ge=0, le=20)
+    webhook_backoff_base_ms: int = Field(2_000, ge=10, le=3_600_000)
+    webhook_secret: SecretStr | None = None
+    webhook_allow_private: bool = False
+    media_max_bytes: int = Field(50 * MIB, ge=1024)
+    media_timeout_s: float = Field(60.0, gt=0, le=3600)
+    media_allow_private: bool = False
+    indoubt_sends: Literal["resend", "fail"] = "resend"
+    node_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "journal", "text", "json"] = "auto"
+    db_pool_min: int = Field(2, ge=1, le=100)
+    db_pool_max: int = Field(20, ge=1, le=500)
+    startup_timeout_s: float = Field(30.0, ge=0, le=3600)
+    shutdown_timeout_s: float = Field(25.0, gt=0, le=3600)
+    queue_visibility_timeout_s: float = Field(60.0, ge=1, le=86_400)
+    session_lease_ttl_s: float = Field(30.0, ge=3, le=3600)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("postgres", "postgresql"):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("simnet_url")
+    @classmethod
+    def _check_simnet_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("ws", "wss"):
+            raise ValueError("must be a ws:// or wss:// URL")
+        return value
+
+    @field_validator("api_key", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("api_key", "webhook_secret")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if secret.strip().lower() in PLACEHOLDERS:
+            raise ValueError("is a placeholder; set a real random value")
+        if len(secret) < 16:
+            raise ValueError("must be at least 16 characters (use `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("node_id")
+    @classmethod
+    def _check_node_id(cls, value: str) -> str:
+        if not all(ch.isalnum() or ch in "-_." for ch in value):
+            raise ValueError("may contain only letters, digits, '-', '_' and '.'")
+        return value
+
+    @model_validator(mode="after")
+    def _check_pool(self) -> Settings:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("ZAPHUB_DB_POOL_MIN must not exceed ZAPHUB_DB_POOL_MAX")
+        return self
+
+    def masked(self) -> dict[str, str]:
+        """The effective settings as ZAPHUB_* names, with secrets and URL passwords hidden."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            shown[ENV_PREFIX + name.upper()] = _mask(name, getattr(self, name))
+        return shown
+
+
+def _mask(name: str, value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return "********"
+    if value is None:
+        return "(unset)"
+    if name.endswith("_url"):
+        return redact_url(str(value))
+    return str(value)
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, fit for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def env_file_path() -> Path | None:
+    """The env file to read: ZAPHUB_ENV_FILE, else the system default when it exists."""
+    named = os.environ.get("ZAPHUB_ENV_FILE")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError([f"ZAPHUB_ENV_FILE: {path} does not exist or is not a file"])
+        return path
+    return DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None
+
+
+def load_settings() -> Settings:
+    """Read and validate the configuration; raise ConfigError listing every problem."""
+    try:
+        return Settings(_env_file=env_file_path())  # type: ignore[call-arg]
+    except ValidationError as err:
+        raise ConfigError(describe_errors(err)) from None
+
+
+def describe_errors(err: ValidationError) -> list[str]:
+    """One sentence per problem, naming the variable, never echoing its value."""
+    problems = []
+    for item in err.errors():
+        loc = [str(part) for part in item["loc"]]
+        name = ENV_PREFIX + loc[0].upper() if loc else "configuration"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "missing":
+            message = "is required"
+        problems.append(f"{name}: {message}")
+    return problems
