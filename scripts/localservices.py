@@ -101,19 +101,25 @@ class Postgres:
         datadir = base / "postgres"
         if _as_postgres_user() and not _reachable_by_postgres(base.resolve()):
             digest = hashlib.sha256(str(base.resolve()).encode()).hexdigest()[:12]
-            datadir = Path("/var/tmp") / f"zaphubd-{digest}" / "postgres"
+            home = Path(pwd.getpwnam("postgres").pw_dir)  # owned by postgres, not world-writable
+            datadir = home / f"zaphubd-{digest}" / "postgres"
         port_file = base / "postgres.port"
         port = int(port_file.read_text()) if port_file.exists() else free_port()
         port_file.parent.mkdir(parents=True, exist_ok=True)
         port_file.write_text(str(port))
         return cls(datadir, port)
 
-    def ensure(self) -> None:
+    def ensure(self, fast: bool = False) -> None:
+        """Start the cluster unless it runs. `fast` drops durability (tests only)."""
         if port_open(self.port):
             return
         bindir = pg_bindir()
         self._init(bindir)
         log = self.datadir / "server.log"
+        options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1"
+        if fast:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            options += " -c max_connections=300"
         _run(
             [
                 str(bindir / "pg_ctl"),
@@ -125,7 +131,7 @@ class Postgres:
                 "-t",
                 "60",
                 "-o",
-                f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1",
+                options,
                 "start",
             ]
         )

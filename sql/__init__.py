@@ -1,0 +1,1 @@
+"""The numbered SQL migrations, importable as `zaphubd.migrations` (see pyproject.toml)."""

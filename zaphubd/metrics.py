@@ -1,0 +1,47 @@
+"""Prometheus metrics, on a registry the composition root owns (no module-level globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """Every metric family the daemon exports; one instance per daemon."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        reg = self.registry
+        self.http_requests = Counter(
+            "zaphubd_http_requests_total",
+            "HTTP requests by route, method and status",
+            ["route", "method", "status"],
+            registry=reg,
+        )
+        self.http_latency = Histogram(
+            "zaphubd_http_request_duration_seconds",
+            "HTTP request latency by route and method",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.jobs = Counter(
+            "zaphubd_queue_jobs_total",
+            "Jobs handled, by queue and outcome (ok, held, retry, dead, recovered)",
+            ["queue", "outcome"],
+            registry=reg,
+        )
+        self.job_latency = Histogram(
+            "zaphubd_queue_job_duration_seconds",
+            "Handler run time by queue",
+            ["queue"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.queue_depth = Gauge(
+            "zaphubd_queue_jobs",
+            "Jobs per queue and state (waiting, in_flight, delayed, dead)",
+            ["queue", "state"],
+            registry=reg,
+        )

@@ -1,0 +1,51 @@
+"""Background tasks that are named, referenced, logged when they crash, and cancellable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger("zaphubd.tasks")
+
+
+class TaskGroup:
+    """Keeps a reference to each task (so none is garbage-collected mid-flight) by name."""
+
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        if name in self._tasks and not self._tasks[name].done():
+            coro.close()
+            raise RuntimeError(f"{self._owner}: task {name!r} is already running")
+        task = asyncio.create_task(coro, name=f"{self._owner}:{name}")
+        task.add_done_callback(self._report)
+        self._tasks[name] = task
+        return task
+
+    def _report(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        err = task.exception()
+        if err is not None:
+            log.error("background task %s crashed", task.get_name(), exc_info=err)
+
+    def running(self, name: str) -> bool:
+        task = self._tasks.get(name)
+        return task is not None and not task.done()
+
+    async def cancel(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+    async def cancel_all(self) -> None:
+        for name in list(self._tasks):
+            await self.cancel(name)
