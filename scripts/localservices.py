@@ -98,7 +98,7 @@ class Postgres:
     @classmethod
     def locate(cls, base: Path) -> Postgres:
         """Where this checkout's cluster lives, and the port recorded for it."""
-        datadir = base / "postgres"
+        datadir = base.resolve() / "postgres"
         if _as_postgres_user() and not _reachable_by_postgres(base.resolve()):
             digest = hashlib.sha256(str(base.resolve()).encode()).hexdigest()[:12]
             home = Path(pwd.getpwnam("postgres").pw_dir)  # owned by postgres, not world-writable
@@ -261,15 +261,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["exec", "stop"])
     parser.add_argument("--dir", default=".run", type=Path)
-    parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    command = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    base = args.dir.resolve()
     if args.action == "stop":
-        cmd_stop(args.dir)
+        cmd_stop(base)
         return
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("exec needs a command after --")
-    cmd_exec(args.dir, command)
+    cmd_exec(base, command)
 
 
 if __name__ == "__main__":

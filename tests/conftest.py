@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from tests.services import (
     LocalServices,
@@ -15,7 +17,9 @@ from tests.services import (
     drop_database,
     start_services,
 )
+from zaphubd.daemon import build_app
 from zaphubd.db.database import Database
+from zaphubd.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +61,37 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+def make_settings(pg_url: str, redis_url: str, **overrides: object) -> Settings:
+    """Settings for an in-process daemon on the test services; overrides use field names."""
+    values: dict[str, object] = {
+        "database_url": pg_url,
+        "redis_url": redis_url,
+        "http_port": 1,
+        "startup_timeout_s": 5,
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def api(
+    pg_url: str, redis_url: str
+) -> AsyncIterator[Callable[..., Awaitable[TestClient[web.Request, web.Application]]]]:
+    """Start the daemon app in-process (all its cleanup contexts) and return a client."""
+    clients: list[TestClient[web.Request, web.Application]] = []
+
+    async def start(
+        app: web.Application | None = None, **overrides: object
+    ) -> TestClient[web.Request, web.Application]:
+        settings = make_settings(pg_url, redis_url, **overrides)
+        client = TestClient(TestServer(app or build_app(settings)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zaphubd import __version__
-from zaphubd.errors import ConfigError, DependencyUnavailable, MigrationError
+from zaphubd.errors import ConfigError, DependencyUnavailable, MigrationError, ZaphubError
 
 if TYPE_CHECKING:
     from zaphubd.settings import Settings
@@ -120,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except MigrationError as err:
         print(f"zaphubd: database migration error: {err}", file=sys.stderr)
         code = EX_DATAERR
+    except ZaphubError as err:
+        print(f"zaphubd: {err}", file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)

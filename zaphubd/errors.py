@@ -38,6 +38,7 @@ class ApiError(ZaphubError):
 
     status = 500
     type_name = "InternalServerError"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, details: Any = None) -> None:
         super().__init__(message)
@@ -53,6 +54,7 @@ class ValidationFailed(ApiError):
 class Unauthorized(ApiError):
     status = 401
     type_name = "UnauthorizedError"
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
 class NotFound(ApiError):

@@ -40,7 +40,7 @@ class Metrics:
             registry=reg,
         )
         self.queue_depth = Gauge(
-            "zaphubd_queue_jobs",
+            "zaphubd_queue_depth",
             "Jobs per queue and state (waiting, in_flight, delayed, dead)",
             ["queue", "state"],
             registry=reg,

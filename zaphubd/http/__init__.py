@@ -1,1 +1,1 @@
-
+"""The aiohttp API: app factory, middlewares, schemas, one module per resource."""

@@ -1,0 +1,97 @@
+"""Settings: validation messages, masking, and the example file documenting every variable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from zaphubd.errors import ConfigError
+from zaphubd.settings import Settings, load_settings, redact_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ZAPHUB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ZAPHUB_ENV_FILE", str(ROOT / "tests/unit/empty.env"))
+
+
+def test_every_setting_is_documented_in_the_example() -> None:
+    example = (ROOT / "config/zaphubd.env.example").read_text()
+    documented = set(re.findall(r"^#?(ZAPHUB_[A-Z_]+)=", example, re.MULTILINE))
+    fields = {"ZAPHUB_" + name.upper() for name in Settings.model_fields}
+    assert fields == documented
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAPHUB_DATABASE_URL", "postgresql://x@h/db")
+    settings = load_settings()
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 3000)
+    assert settings.max_concurrent_sessions == 100
+    assert settings.transport == "neonize"
+    assert settings.webhook_timeout_ms == 10_000 and settings.webhook_max_retries == 3
+    assert settings.media_max_bytes == 50 * 1024 * 1024
+    assert settings.api_key is None
+
+
+def test_every_problem_is_reported_without_echoing_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAPHUB_API_KEY", "short-secret")
+    monkeypatch.setenv("ZAPHUB_REDIS_URL", "http://nope")
+    monkeypatch.setenv("ZAPHUB_NODE_ID", "bad node/id")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    problems = err.value.problems
+    assert "ZAPHUB_DATABASE_URL: is required" in problems
+    assert "ZAPHUB_REDIS_URL: must be a redis://, rediss:// or unix:// URL" in problems
+    assert any(p.startswith("ZAPHUB_API_KEY: must be at least 16") for p in problems)
+    assert any(p.startswith("ZAPHUB_NODE_ID:") for p in problems)
+    assert "short-secret" not in str(problems)
+
+
+def test_placeholder_secrets_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAPHUB_DATABASE_URL", "postgresql://x@h/db")
+    monkeypatch.setenv("ZAPHUB_WEBHOOK_SECRET", "changeme")
+    with pytest.raises(ConfigError, match="ZAPHUB_WEBHOOK_SECRET: is a placeholder"):
+        load_settings()
+
+
+def test_env_file_is_read_and_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / "z.env"
+    env_file.write_text("ZAPHUB_DATABASE_URL=postgresql://f@h/db\nZAPHUB_HTTP_PORT=4000\n")
+    monkeypatch.setenv("ZAPHUB_ENV_FILE", str(env_file))
+    monkeypatch.setenv("ZAPHUB_HTTP_PORT", "5000")
+    settings = load_settings()
+    assert settings.database_url == "postgresql://f@h/db"
+    assert settings.http_port == 5000
+
+
+def test_missing_env_file_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAPHUB_ENV_FILE", "/nonexistent/zaphubd.env")
+    with pytest.raises(
+        ConfigError, match=r"ZAPHUB_ENV_FILE: /nonexistent/zaphubd\.env does not exist"
+    ):
+        load_settings()
+
+
+def test_masked_hides_secrets_and_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAPHUB_DATABASE_URL", "postgresql://u:p4ss@h/db")
+    monkeypatch.setenv("ZAPHUB_API_KEY", "a" * 20)
+    shown = load_settings().masked()
+    assert shown["ZAPHUB_DATABASE_URL"] == "postgresql://u:***@h/db"
+    assert shown["ZAPHUB_API_KEY"] == "********"
+    assert shown["ZAPHUB_WEBHOOK_SECRET"] == "(unset)"
+    assert "a" * 20 not in repr(load_settings())
+
+
+def test_redact_url_leaves_urls_without_password() -> None:
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert redact_url("redis://:pw@host:6379/0") == "redis://:***@host:6379/0"

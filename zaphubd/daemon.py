@@ -1,0 +1,142 @@
+"""The composition root: builds everything in order, serves, and shuts down in reverse.
+
+Each resource is a cleanup context of the aiohttp app (open before `yield`, close after), in
+dependency order: Postgres (then migrations), Redis, queue consumers, HTTP. aiohttp tears
+them down in reverse, and only those that started. This is the only module that knows every
+part of the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from zaphubd import __version__
+from zaphubd.db.database import Database
+from zaphubd.db.migrations import migrate
+from zaphubd.errors import ZaphubError
+from zaphubd.http import appkeys
+from zaphubd.http.app import create_app
+from zaphubd.metrics import Metrics
+from zaphubd.queue.producer import Publisher
+from zaphubd.queue.redis import connect_redis
+from zaphubd.settings import Settings
+from zaphubd.systemd import Notifier
+from zaphubd.tasks import TaskGroup
+
+log = logging.getLogger("zaphubd")
+
+
+class ListenError(ZaphubError):
+    """The HTTP port cannot be bound."""
+
+
+async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    db = await Database.connect(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        startup_timeout_s=settings.startup_timeout_s,
+    )
+    try:
+        async with db.connection() as conn:
+            applied = await migrate(conn)
+        if applied:
+            log.info("database migrated: %s", ", ".join(applied))
+        app[appkeys.DB] = db
+        yield
+    finally:
+        await db.close()
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    redis = await connect_redis(settings.redis_url, settings.startup_timeout_s)
+    app[appkeys.REDIS] = redis
+    app[appkeys.PUBLISHER] = Publisher(redis)
+    try:
+        yield
+    finally:
+        await redis.aclose()
+
+
+def build_app(settings: Settings, metrics: Metrics | None = None) -> web.Application:
+    """The whole daemon as an aiohttp app; tests run it the same way `serve` does."""
+    app = create_app(settings, metrics or Metrics())
+    app.cleanup_ctx.append(postgres_ctx)
+    app.cleanup_ctx.append(redis_ctx)
+    return app
+
+
+async def run_daemon(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down within ZAPHUB_SHUTDOWN_TIMEOUT_S."""
+    notifier = Notifier()
+    _warn_if_open(settings)
+    stop = _stop_on_signals()
+    runner = web.AppRunner(build_app(settings), access_log=None, handle_signals=False)
+    background = TaskGroup("daemon")
+    try:
+        notifier.status("starting: connecting to postgres and redis")
+        await runner.setup()
+        await _listen(runner, settings)
+        notifier.ready(f"serving on {settings.http_host}:{settings.http_port}")
+        if notifier.watchdog_interval_s:
+            background.spawn(notifier.watchdog(), "watchdog")
+        log.info(
+            "zaphubd %s serving on http://%s:%d (node %s, transport %s)",
+            __version__,
+            settings.http_host,
+            settings.http_port,
+            settings.node_id,
+            settings.transport,
+        )
+        await stop.wait()
+        log.info("stopping")
+        notifier.stopping()
+    finally:
+        await _shutdown(runner, background, settings.shutdown_timeout_s)
+
+
+async def _listen(runner: web.AppRunner, settings: Settings) -> None:
+    site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as err:
+        raise ListenError(
+            f"cannot listen on {settings.http_host}:{settings.http_port}: {err.strerror or err}"
+        ) from err
+
+
+async def _shutdown(runner: web.AppRunner, background: TaskGroup, timeout_s: float) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            await runner.cleanup()
+    except TimeoutError:
+        log.error("shutdown did not finish within %.0fs; exiting anyway", timeout_s)
+    finally:
+        await background.cancel_all()
+    log.info("stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def _warn_if_open(settings: Settings) -> None:
+    if settings.api_key is None:
+        log.warning(
+            "ZAPHUB_API_KEY is not set: anyone who can reach %s:%d can use the API",
+            settings.http_host,
+            settings.http_port,
+        )

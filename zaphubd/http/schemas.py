@@ -1,0 +1,105 @@
+"""marshmallow schemas shared by every resource: envelopes, pagination, path ids.
+
+Response schemas document what the API returns (the OpenAPI spec is generated from them);
+request schemas validate what it accepts. Unknown fields in a body are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import marshmallow as ma
+from aiohttp import web
+from aiohttp_apigami import docs, response_schema
+
+T = TypeVar("T", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+
+class StrictSchema(ma.Schema):
+    """Request bodies: unknown fields are an error, not silently dropped."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class QuerySchema(ma.Schema):
+    """Query strings: other parameters (api_key, cache busters) are ignored."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
+class SessionPathSchema(ma.Schema):
+    id = ma.fields.UUID(required=True, metadata={"description": "session id (UUID)"})
+
+
+class ErrorSchema(ma.Schema):
+    type = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    details = ma.fields.Dict(
+        keys=ma.fields.String(), metadata={"description": "per-field messages (dotted paths)"}
+    )
+
+
+class ErrorEnvelopeSchema(ma.Schema):
+    success = ma.fields.Boolean(required=True, metadata={"enum": [False]})
+    error = ma.fields.Nested(ErrorSchema, required=True)
+
+
+class PaginationSchema(ma.Schema):
+    total = ma.fields.Integer(required=True)
+    limit = ma.fields.Integer(required=True)
+    offset = ma.fields.Integer(required=True)
+    has_more = ma.fields.Boolean(required=True)
+
+
+def envelope(data: Any, name: str, *, paginated: bool = False) -> type[ma.Schema]:
+    """A `{success, data, message?, pagination?}` schema around `data` (a field or schema)."""
+    field = data if isinstance(data, ma.fields.Field) else ma.fields.Nested(data, required=True)
+    fields: dict[str, ma.fields.Field] = {
+        "success": ma.fields.Boolean(required=True),
+        "data": field,
+        "message": ma.fields.String(),
+    }
+    if paginated:
+        fields["pagination"] = ma.fields.Nested(PaginationSchema, required=True)
+    return ma.Schema.from_dict(fields, name=name + "Schema")
+
+
+_ERROR_TEXT = {
+    400: "invalid input (ValidationError)",
+    401: "missing or wrong API key",
+    404: "not found",
+    409: "conflict with the current state",
+    410: "gone (expired)",
+    413: "request body too large",
+    429: "session capacity reached",
+    503: "Postgres or Redis unavailable",
+}
+
+
+def documented(
+    summary: str,
+    tag: str,
+    ok: tuple[int, type[ma.Schema]] | None,
+    errors: tuple[int, ...] = (),
+    **extra: Any,
+) -> Callable[[T], T]:
+    """OpenAPI docs for a handler: its success response and the error envelopes it can send.
+
+    401 and 503 are added to every authenticated route, 400 where errors name it.
+    """
+    codes = sorted({*errors, 401, 503} if extra.get("security") != [] else {*errors, 503})
+
+    def decorate(handler: T) -> T:
+        for code in codes:
+            handler = response_schema(ErrorEnvelopeSchema, code, description=_ERROR_TEXT[code])(
+                handler
+            )
+        if ok is not None:
+            handler = response_schema(ok[1], ok[0], description="success")(handler)
+        result: T = docs(tags=[tag], summary=summary, **extra)(handler)
+        return result
+
+    return decorate
