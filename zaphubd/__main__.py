@@ -57,7 +57,17 @@ def _simnet(args: argparse.Namespace) -> int:
     from zaphubd.simnet.server import run_simnet
 
     log.configure(args.log_level, "auto")
-    asyncio.run(run_simnet(args.host, args.port, args.state, args.auto_read_ms))
+    asyncio.run(
+        run_simnet(
+            args.host,
+            args.port,
+            args.state,
+            args.auto_read_ms,
+            qr_first_s=args.qr_first_s,
+            qr_next_s=args.qr_next_s,
+            qr_max=args.qr_max,
+        )
+    )
     return 0
 
 
@@ -95,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     simnet.add_argument("--port", type=int, default=7781)
     simnet.add_argument("--state", type=Path, default=None, help="file that keeps state")
     simnet.add_argument("--auto-read-ms", type=int, default=None, help="send read receipts")
+    simnet.add_argument("--qr-first-s", type=float, default=60.0, help="first QR code validity")
+    simnet.add_argument("--qr-next-s", type=float, default=20.0, help="later QR codes validity")
+    simnet.add_argument("--qr-max", type=int, default=6, help="QR codes before giving up")
     simnet.add_argument("--log-level", default="INFO")
     simnet.set_defaults(func=_simnet)
 

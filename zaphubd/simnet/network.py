@@ -1,0 +1,225 @@
+"""The simulated network: who is paired to which account, who is online, what waits.
+
+`Network` holds the state and the primitives every feature uses: pairing, logging a device
+out, and delivering frames to devices (queued until acknowledged, or ephemeral). The send
+path (messaging.py), presence/calls/groups (social.py), the device sockets (devices.py) and
+the control API (control*.py) are built on these.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from zaphubd.jid import user_jid
+from zaphubd.simnet.link import Link
+from zaphubd.simnet.media import MediaStore
+from zaphubd.simnet.model import Device, Faults, Group, Mailbox, SimnetConfig, Stats, now_ms
+from zaphubd.simnet.protocol import Frame
+from zaphubd.simnet.tasks import spawn
+
+log = logging.getLogger("zaphubd.simnet")
+
+ACTIVITY_KEEP = 1000
+
+
+class Network:
+    """All of simnet's state. Every mutation that must survive a restart calls `changed()`."""
+
+    def __init__(self, config: SimnetConfig) -> None:
+        self.config = config
+        self.faults = Faults()
+        self.stats = Stats()
+        self.media = MediaStore()
+        self.on_change: Callable[[], None] = _nothing
+        self.links: dict[str, Link] = {}  # device_id -> its live connection
+        self.sockets: set[Link] = set()  # every open connection, named by hello or not
+        self.generation = 0
+        self.link_numbers = itertools.count(1)
+        self.fault_sends = 0  # sends seen since the faults were set, for drop_every_n
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self.devices: dict[str, Device] = {}
+        self.by_secret: dict[str, str] = {}
+        self.revoked: set[str] = set()
+        self.accounts: dict[str, set[str]] = {}  # phone -> ids of its paired devices
+        self.push_names: dict[str, str] = {}
+        self.mailboxes: dict[str, Mailbox] = {}
+        self.sent: dict[tuple[str, str], int] = {}  # (sender phone, message id) -> server ts
+        self.groups: dict[str, Group] = {}
+        self.watchers: dict[str, set[str]] = {}  # phone -> devices subscribed to its presence
+        self.activity: dict[str, deque[dict[str, Any]]] = {}
+
+    def changed(self) -> None:
+        self.on_change()
+
+    def reset(self) -> None:
+        """Forget everything (the live sockets are closed by the caller)."""
+        self.generation += 1
+        self._init_state()
+        self.media.clear()
+        self.faults = Faults()
+        self.fault_sends = 0
+        self.stats = Stats()
+        self.changed()
+
+    # -- devices --------------------------------------------------------------------------
+
+    def state_of(self, device: Device) -> str:
+        link = self.links.get(device.device_id)
+        if link is not None and link.online:
+            return "connected"
+        if link is not None and link.waiting_qr:
+            return "waiting_qr"
+        return "logged_out" if device.logged_out else "offline"
+
+    def describe(self, device: Device) -> dict[str, Any]:
+        link = self.links.get(device.device_id)
+        return {
+            "device_id": device.device_id,
+            "state": self.state_of(device),
+            "phone": device.phone,
+            "push_name": device.push_name,
+            "current_qr": link.qr if link is not None else None,
+            "pending": len(device.pending),
+        }
+
+    def device_of_secret(self, secret: str) -> Device | None:
+        device_id = self.by_secret.get(secret)
+        return self.devices.get(device_id) if device_id is not None else None
+
+    def attach(self, link: Link, device_id: str) -> Device:
+        """Bind `link` to the device; an older connection of the same device is replaced."""
+        device = self.devices.setdefault(device_id, Device(device_id))
+        old = self.links.get(device_id)
+        if old is not None and old is not link:
+            log.info("simnet device %s connected again; closing the older connection", device_id)
+            old.online = False
+            spawn(old.close("replaced"), f"simnet-replace-{old.number}")
+        self.links[device_id] = link
+        link.device = device
+        return device
+
+    def detach(self, link: Link) -> None:
+        if link.device is not None and self.links.get(link.device.device_id) is link:
+            del self.links[link.device.device_id]
+
+    def pair(self, device: Device, phone: str, push_name: str | None) -> Frame:
+        """Link `device` to the account `phone`; returns the credentials it must keep."""
+        device.phone = phone
+        device.secret = secrets.token_urlsafe(32)
+        device.push_name = push_name or self.push_names.get(phone) or f"Simnet {phone[-4:]}"
+        device.logged_out = False
+        self.push_names.setdefault(phone, device.push_name)
+        self.by_secret[device.secret] = device.device_id
+        self.accounts.setdefault(phone, set()).add(device.device_id)
+        self.changed()
+        log.info("simnet device %s paired with %s", device.device_id, phone)
+        return {
+            "device_id": device.device_id,
+            "phone": phone,
+            "jid": user_jid(phone),
+            "push_name": device.push_name,
+            "secret": device.secret,
+        }
+
+    def go_online(self, link: Link) -> None:
+        """Tell a paired device it is connected, then hand it everything that waited."""
+        device = link.device
+        assert device is not None and device.phone is not None
+        link.online = True
+        link.push(
+            {
+                "op": "connected",
+                "jid": user_jid(device.phone),
+                "phone": device.phone,
+                "push_name": device.push_name,
+            }
+        )
+        for frame in device.pending.values():
+            link.push(frame)
+        log.info(
+            "simnet device %s connected as %s, %d queued event(s) sent",
+            device.device_id,
+            device.phone,
+            len(device.pending),
+        )
+
+    def revoke(self, device: Device) -> None:
+        """The device is unlinked: its credentials stop working and nothing waits for it."""
+        if device.secret is not None:
+            self.by_secret.pop(device.secret, None)
+            self.revoked.add(device.secret)
+        if device.phone is not None:
+            self.accounts.get(device.phone, set()).discard(device.device_id)
+        for phone in device.subscriptions:
+            self.watchers.get(phone, set()).discard(device.device_id)
+        device.subscriptions.clear()
+        device.pending.clear()
+        device.logged_out = True
+        self.changed()
+        log.info("simnet device %s logged out", device.device_id)
+
+    # -- delivery -------------------------------------------------------------------------
+
+    def deliver(self, device_id: str, frame: Frame) -> None:
+        """Queue `frame` for the device until it acks; push it now when it is online."""
+        device = self.devices[device_id]
+        queued = device.enqueue(frame)
+        link = self.links.get(device_id)
+        if link is not None and link.online:
+            link.push(queued)
+        self.changed()
+
+    def deliver_account(self, phone: str, frame: Frame, skip: str | None = None) -> int:
+        """Queue `frame` for every device of the account but `skip`; returns how many."""
+        count = 0
+        for device_id in self.accounts.get(phone, ()):
+            if device_id != skip:
+                self.deliver(device_id, frame)
+                count += 1
+        return count
+
+    def notify(self, device_ids: Iterable[str], frame: Frame) -> int:
+        """Push an ephemeral frame (presence, calls) to the online ones only."""
+        count = 0
+        for device_id in device_ids:
+            link = self.links.get(device_id)
+            if link is not None and link.online:
+                link.push(frame)
+                count += 1
+        return count
+
+    def ack(self, device: Device, seqs: Iterable[Any]) -> None:
+        for seq in seqs:
+            if isinstance(seq, int):
+                device.pending.pop(seq, None)
+        self.changed()
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def mailbox(self, phone: str) -> Mailbox:
+        box = self.mailboxes.get(phone)
+        if box is None:
+            box = self.mailboxes[phone] = Mailbox()
+        return box
+
+    def is_paired_account(self, phone: str) -> bool:
+        return bool(self.accounts.get(phone))
+
+    def record(self, device: Device, action: str, **details: Any) -> None:
+        """Note what a device did besides sending, for `GET /control/activity/<phone>`."""
+        if device.phone is None:
+            return
+        entries = self.activity.setdefault(device.phone, deque(maxlen=ACTIVITY_KEEP))
+        entries.append({"at": now_ms(), "device_id": device.device_id, "action": action, **details})
+        self.changed()
+
+
+def _nothing() -> None:
+    return None
