@@ -71,6 +71,7 @@ def make_settings(pg_url: str, redis_url: str, **overrides: object) -> Settings:
         "http_port": 1,
         "startup_timeout_s": 5,
         "log_format": "text",
+        "transport": "simnet",  # nothing connects unless a test starts simnet
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

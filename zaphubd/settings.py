@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(25.0, gt=0, le=3600)
     queue_visibility_timeout_s: float = Field(60.0, ge=1, le=86_400)
     session_lease_ttl_s: float = Field(30.0, ge=3, le=3600)
+    reconnect_base_s: float = Field(5.0, gt=0, le=3600)
+    reconnect_cap_s: float = Field(300.0, gt=0, le=86_400)
+    recovery_starts_per_s: float = Field(100.0, gt=0, le=10_000)
 
     @field_validator("log_level", mode="before")
     @classmethod

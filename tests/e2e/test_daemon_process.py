@@ -26,6 +26,8 @@ def base_env(pg_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
         "ZAPHUB_REDIS_URL": redis_url,
         "ZAPHUB_AUTH_DATA_DIR": str(tmp_path / "auth"),
         "ZAPHUB_STARTUP_TIMEOUT_S": "2",
+        # No session runs here: skip loading neonize's Go runtime (its own tests cover it).
+        "ZAPHUB_TRANSPORT": "simnet",
     }
 
 

@@ -17,6 +17,7 @@ import orjson
 
 from zaphubd.backoff import retry_until_deadline
 from zaphubd.errors import DependencyUnavailable
+from zaphubd.jsonutil import dumps
 from zaphubd.settings import redact_url
 
 log = logging.getLogger("zaphubd.db")
@@ -36,7 +37,7 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _encode_json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return dumps(value).decode()
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:

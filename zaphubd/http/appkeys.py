@@ -6,9 +6,17 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from zaphubd.db.database import Database
+from zaphubd.db.events import EventRepo
+from zaphubd.db.sessions import SessionRepo
+from zaphubd.eventsink import EventSink
 from zaphubd.metrics import Metrics
 from zaphubd.queue.producer import Publisher
+from zaphubd.sessions.commands import SessionCommands
+from zaphubd.sessions.lease import LeaseKeeper
+from zaphubd.sessions.manager import SessionManager
+from zaphubd.sessions.transitions import Transitions
 from zaphubd.settings import Settings
+from zaphubd.transport.base import Transport
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -16,3 +24,11 @@ STARTED_AT = web.AppKey("started_at", float)
 DB = web.AppKey("db", Database)
 REDIS = web.AppKey("redis", aioredis.Redis)
 PUBLISHER = web.AppKey("publisher", Publisher)
+SESSION_REPO = web.AppKey("session_repo", SessionRepo)
+EVENT_REPO = web.AppKey("event_repo", EventRepo)
+EVENT_SINK = web.AppKey("event_sink", EventSink)
+TRANSPORT = web.AppKey("transport", Transport)
+LEASES = web.AppKey("leases", LeaseKeeper)
+TRANSITIONS = web.AppKey("transitions", Transitions)
+SESSIONS = web.AppKey("sessions", SessionManager)
+SESSION_COMMANDS = web.AppKey("session_commands", SessionCommands)

@@ -27,9 +27,7 @@ DESCRIPTION = (
 
 def setup(app: web.Application) -> None:
     # apigami stores its spec under a plain string key; aiohttp warns about that at startup.
-    warnings.filterwarnings(
-        "ignore", category=web.NotAppKeyWarning, module=r"aiohttp_apigami\."
-    )
+    warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module=r"aiohttp_apigami\.")
     spec = AiohttpApiSpec(
         url=SPEC_URL,
         app=app,

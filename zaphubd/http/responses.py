@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
+from zaphubd.jsonutil import dumps
+
 JSON_TYPE = "application/json"
-
-
-def dumps(value: Any) -> bytes:
-    """orjson with UUIDs, datetimes (ISO 8601 with offset) and dataclasses handled natively."""
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
 
 
 def json_response(

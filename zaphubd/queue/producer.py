@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 
+from zaphubd.jsonutil import dumps
 from zaphubd.queue import keys
 from zaphubd.queue.job import delayed_member, entry_fields
 from zaphubd.queue.redis import outage_as_unavailable
@@ -35,7 +35,7 @@ class Publisher:
     ) -> str:
         """Enqueue one job; return its id. With `delay_s` it becomes visible when due."""
         job_id = job_id or uuid.uuid4().hex
-        payload = orjson.dumps(data)
+        payload = dumps(data)
         now = _now_ms()
         async with outage_as_unavailable():
             if delay_s > 0:
@@ -55,6 +55,6 @@ class Publisher:
         async with outage_as_unavailable():
             pipe = self._redis.pipeline(transaction=False)
             for job_id, (_, data) in zip(ids, jobs, strict=True):
-                pipe.xadd(stream, entry_fields(job_id, orjson.dumps(data), 0, now))
+                pipe.xadd(stream, entry_fields(job_id, dumps(data), 0, now))
             await pipe.execute()
         return ids

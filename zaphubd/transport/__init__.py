@@ -1,1 +1,1 @@
-
+"""Transports: the Transport interface, normalised events, and the two implementations."""

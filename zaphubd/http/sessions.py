@@ -1,0 +1,280 @@
+"""The session endpoints of API.md: CRUD, QR, status, restart, pairing, stats, events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp_apigami import match_info_schema, querystring_schema, request_schema
+
+from zaphubd.db.events import EventFilter
+from zaphubd.db.sessions import SessionRow
+from zaphubd.errors import NotFound, QrExpired
+from zaphubd.http import appkeys
+from zaphubd.http.qr import render
+from zaphubd.http.responses import ok, page
+from zaphubd.http.schemas import SessionPathSchema, documented
+from zaphubd.http.session_schemas import (
+    CreateSessionSchema,
+    EventListEnvelope,
+    EventsQuery,
+    ListSessionsQuery,
+    PairEnvelope,
+    PairSchema,
+    PatchSessionSchema,
+    QrEnvelope,
+    QrQuery,
+    ScheduledEnvelope,
+    SessionEnvelope,
+    SessionListEnvelope,
+    StatsEnvelope,
+    StatusEnvelope,
+)
+from zaphubd.queue import keys, queue_counts
+
+TAG = "sessions"
+_BY_DB_STATUS = {
+    "connected": "connected",
+    "initializing": "connecting",
+    "qr_pending": "connecting",
+    "reconnecting": "connecting",
+}
+
+
+def _sid(request: web.Request) -> uuid.UUID:
+    value: uuid.UUID = request["match_info"]["id"]
+    return value
+
+
+async def _runtime_statuses(app: web.Application, rows: list[SessionRow]) -> dict[uuid.UUID, str]:
+    """Runtime status per session: ours if it runs here, else inferred from who holds it."""
+    manager = app[appkeys.SESSIONS]
+    remote = [r for r in rows if manager.runtime_status(r.id) is None]
+    holders = await app[appkeys.LEASES].holders(r.id for r in remote) if remote else {}
+    statuses: dict[uuid.UUID, str] = {}
+    for row in rows:
+        local = manager.runtime_status(row.id)
+        if local is not None:
+            statuses[row.id] = local
+        elif holders.get(row.id):
+            statuses[row.id] = _BY_DB_STATUS.get(row.status, "disconnected")
+        else:
+            statuses[row.id] = "disconnected"
+    return statuses
+
+
+def session_view(row: SessionRow, runtime: str, include_qr: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": row.id,
+        "label": row.label,
+        "status": row.status,
+        "webhook_url": row.webhook_url,
+        "has_webhook_secret": row.webhook_secret is not None,
+        "config": row.config,
+        "phone_number": row.phone_number,
+        "push_name": row.push_name,
+        "last_qr_at": row.last_qr_at,
+        "retry_count": row.retry_count,
+        "error_message": row.error_message,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "last_seen": row.last_seen,
+        "connected_at": row.connected_at,
+        "disconnected_at": row.disconnected_at,
+        "runtime_status": runtime,
+        "is_connected": runtime == "connected",
+    }
+    if include_qr:
+        view["qr_code"] = row.qr_code
+    return view
+
+
+async def _one(request: web.Request, row: SessionRow, include_qr: bool = False) -> dict[str, Any]:
+    runtime = (await _runtime_statuses(request.app, [row]))[row.id]
+    return session_view(row, runtime, include_qr)
+
+
+@documented("Create a session", TAG, (201, SessionEnvelope), errors=(400, 429))
+@request_schema(CreateSessionSchema)
+async def create_session(request: web.Request) -> web.Response:
+    body = request["data"]
+    row = await request.app[appkeys.SESSION_COMMANDS].create(
+        body["label"], body.get("webhook_url"), body.get("webhook_secret"), body["config"]
+    )
+    return ok(
+        session_view(row, "connecting"),
+        status=201,
+        message="Session created successfully. Initialization in progress.",
+    )
+
+
+@documented("List sessions", TAG, (200, SessionListEnvelope), errors=(400,))
+@querystring_schema(ListSessionsQuery)
+async def list_sessions(request: web.Request) -> web.Response:
+    q = request["querystring"]
+    rows, total = await request.app[appkeys.SESSION_REPO].list_page(
+        q.get("status"), q["limit"], q["offset"], q["sortBy"], q["sortOrder"]
+    )
+    statuses = await _runtime_statuses(request.app, rows)
+    data = [session_view(row, statuses[row.id]) for row in rows]
+    return ok(data, pagination=page(total, q["limit"], q["offset"]))
+
+
+@documented(
+    "Get a session (with its current QR code)", TAG, (200, SessionEnvelope), errors=(400, 404)
+)
+@match_info_schema(SessionPathSchema)
+async def get_session(request: web.Request) -> web.Response:
+    row = await request.app[appkeys.SESSION_COMMANDS].require(_sid(request))
+    return ok(await _one(request, row, include_qr=True))
+
+
+@documented("Update label, webhook or config", TAG, (200, SessionEnvelope), errors=(400, 404))
+@request_schema(PatchSessionSchema)
+@match_info_schema(SessionPathSchema)
+async def patch_session(request: web.Request) -> web.Response:
+    row = await request.app[appkeys.SESSION_COMMANDS].update(_sid(request), dict(request["data"]))
+    return ok(await _one(request, row), message="Session updated")
+
+
+@documented(
+    "Delete a session (logs the device out)", TAG, (200, ScheduledEnvelope), errors=(400, 404)
+)
+@match_info_schema(SessionPathSchema)
+async def delete_session(request: web.Request) -> web.Response:
+    sid = _sid(request)
+    await request.app[appkeys.SESSION_COMMANDS].delete(sid)
+    return ok({"id": sid, "status": "deleting"}, message="Session deletion in progress")
+
+
+@documented("The current QR code", TAG, (200, QrEnvelope), errors=(400, 404, 410))
+@querystring_schema(QrQuery)
+@match_info_schema(SessionPathSchema)
+async def get_qr(request: web.Request) -> web.StreamResponse:
+    row = await request.app[appkeys.SESSION_COMMANDS].require(_sid(request))
+    if row.qr_code is None or row.last_qr_at is None or row.qr_expires_at is None:
+        raise NotFound("no QR code: the session is connected or has not started yet")
+    if datetime.now(UTC) > row.qr_expires_at:
+        raise QrExpired("the QR code expired; a new one is generated while the session waits")
+    fmt = request["querystring"]["format"]
+    rendered = render(row.qr_code, fmt)
+    if isinstance(rendered, bytes):
+        return web.Response(body=rendered, content_type="image/png")
+    data = {
+        "qr_code": rendered,
+        "format": fmt,
+        "generated_at": row.last_qr_at,
+        "expires_at": row.qr_expires_at,
+    }
+    return ok(data)
+
+
+@documented("Stored and runtime status", TAG, (200, StatusEnvelope), errors=(400, 404))
+@match_info_schema(SessionPathSchema)
+async def get_status(request: web.Request) -> web.Response:
+    row = await request.app[appkeys.SESSION_COMMANDS].require(_sid(request))
+    runtime = (await _runtime_statuses(request.app, [row]))[row.id]
+    return ok(
+        {
+            "id": row.id,
+            "label": row.label,
+            "db_status": row.status,
+            "runtime_status": runtime,
+            "is_connected": runtime == "connected",
+            "phone_number": row.phone_number,
+            "last_seen": row.last_seen,
+            "connected_at": row.connected_at,
+            "disconnected_at": row.disconnected_at,
+            "error_message": row.error_message,
+            "retry_count": row.retry_count,
+            "has_qr_code": row.qr_code is not None,
+            "qr_expires_at": row.qr_expires_at,
+        }
+    )
+
+
+@documented(
+    "Restart: new QR cycle, credentials cleared", TAG, (200, ScheduledEnvelope), errors=(400, 404)
+)
+@match_info_schema(SessionPathSchema)
+async def restart_session(request: web.Request) -> web.Response:
+    sid = _sid(request)
+    await request.app[appkeys.SESSION_COMMANDS].restart(sid)
+    return ok({"id": sid, "status": "initializing"}, message="Session restart in progress")
+
+
+@documented(
+    "Log in with a pairing code instead of a QR", TAG, (200, PairEnvelope), errors=(400, 404, 409)
+)
+@request_schema(PairSchema)
+@match_info_schema(SessionPathSchema)
+async def pair_session(request: web.Request) -> web.Response:
+    sid = _sid(request)
+    await request.app[appkeys.SESSION_COMMANDS].require(sid)
+    phone = request["data"]["phone"].lstrip("+")
+    code = await request.app[appkeys.SESSIONS].pair(sid, phone)
+    return ok({"pairing_code": code})
+
+
+@documented("Capacity, sessions by status and queue depths", TAG, (200, StatsEnvelope))
+async def stats(request: web.Request) -> web.Response:
+    app = request.app
+    repo = app[appkeys.SESSION_REPO]
+    maximum = app[appkeys.SESSIONS].max_sessions
+    active = await repo.count_active()
+    counts = await queue_counts(app[appkeys.REDIS], keys.ALL_QUEUES)
+    return ok(
+        {
+            "capacity": {
+                "active": active,
+                "max": maximum,
+                "available": max(0, maximum - active),
+                "usage_percent": round(100 * active / maximum, 1),
+            },
+            "sessions_by_status": await repo.count_by_status(),
+            "queues": {
+                name: {"pending": c.pending, "in_flight": c.in_flight, "dlq": c.dead}
+                for name, c in counts.items()
+            },
+        }
+    )
+
+
+@documented("A session's events, newest first", TAG, (200, EventListEnvelope), errors=(400, 404))
+@querystring_schema(EventsQuery)
+@match_info_schema(SessionPathSchema)
+async def list_events(request: web.Request) -> web.Response:
+    sid = _sid(request)
+    await request.app[appkeys.SESSION_COMMANDS].require(sid)
+    q = request["querystring"]
+    filt = EventFilter(sid, q.get("type"), q.get("event_type"), q.get("from_"), q.get("to"))
+    rows, total = await request.app[appkeys.EVENT_REPO].list_page(filt, q["limit"], q["offset"])
+    data = [
+        {
+            "id": r.id,
+            "session_id": r.session_id,
+            "event_type": r.event_type,
+            "event_category": r.event_category,
+            "payload": r.payload,
+            "created_at": r.created_at,
+        }
+        for r in rows
+    ]
+    return ok(data, pagination=page(total, q["limit"], q["offset"]))
+
+
+def setup(app: web.Application) -> None:
+    base = "/api/v1/sessions"
+    app.router.add_get(f"{base}/stats", stats, allow_head=False)
+    app.router.add_post(base, create_session)
+    app.router.add_get(base, list_sessions, allow_head=False)
+    app.router.add_get(base + "/{id}", get_session, allow_head=False)
+    app.router.add_patch(base + "/{id}", patch_session)
+    app.router.add_delete(base + "/{id}", delete_session)
+    app.router.add_get(base + "/{id}/qr", get_qr, allow_head=False)
+    app.router.add_get(base + "/{id}/status", get_status, allow_head=False)
+    app.router.add_post(base + "/{id}/restart", restart_session)
+    app.router.add_post(base + "/{id}/pair", pair_session)
+    app.router.add_get(base + "/{id}/events", list_events, allow_head=False)

@@ -1,0 +1,101 @@
+"""What the API asks of sessions: each command writes the row first, then enqueues the work.
+
+A command that cannot enqueue (Redis down) undoes its row change and raises
+DependencyUnavailable, so the client gets a 503 and nothing is acknowledged and then lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from zaphubd.db.sessions import SessionRepo, SessionRow
+from zaphubd.errors import CapacityReached, DependencyUnavailable, NotFound
+from zaphubd.queue import keys
+from zaphubd.queue.producer import Publisher
+from zaphubd.sessions.manager import SessionManager
+from zaphubd.sessions.transitions import Transitions
+
+
+class SessionCommands:
+    def __init__(
+        self,
+        repo: SessionRepo,
+        publisher: Publisher,
+        transitions: Transitions,
+        manager: SessionManager,
+    ) -> None:
+        self._repo = repo
+        self._publisher = publisher
+        self._transitions = transitions
+        self._manager = manager
+
+    async def require(self, session_id: uuid.UUID) -> SessionRow:
+        row = await self._repo.get(session_id)
+        if row is None:
+            raise NotFound(f"session {session_id} not found")
+        return row
+
+    async def create(
+        self,
+        label: str,
+        webhook_url: str | None,
+        webhook_secret: str | None,
+        config: dict[str, Any],
+    ) -> SessionRow:
+        session_id = uuid.uuid4()
+        max_active = self._manager.max_sessions
+        row = await self._repo.create_within_capacity(
+            session_id, label.strip(), webhook_url, webhook_secret, config, max_active
+        )
+        if row is None:
+            raise CapacityReached(
+                f"session limit reached ({max_active}); delete a session or raise "
+                "ZAPHUB_MAX_CONCURRENT_SESSIONS"
+            )
+        try:
+            await self._enqueue_init(session_id, "start")
+        except DependencyUnavailable:
+            await self._repo.delete(session_id)
+            raise
+        await self._transitions.note(session_id, "session.initializing", {"reason": "created"})
+        return row
+
+    async def update(self, session_id: uuid.UUID, changes: dict[str, Any]) -> SessionRow:
+        await self.require(session_id)
+        config = changes.pop("config", None)
+        if config:
+            await self._repo.merge_config(session_id, config)
+        row = (
+            await self._repo.update(session_id, **changes)
+            if changes
+            else await self._repo.get(session_id)
+        )
+        if row is None:
+            raise NotFound(f"session {session_id} not found")
+        self._manager.reload_config(session_id, row.config)
+        return row
+
+    async def restart(self, session_id: uuid.UUID) -> SessionRow:
+        row = await self.require(session_id)
+        await self._enqueue_init(session_id, "restart")
+        return row
+
+    async def delete(self, session_id: uuid.UUID) -> None:
+        """Mark the session stopped (recovery leaves it alone) and enqueue its deletion."""
+        row = await self.require(session_id)
+        await self._repo.update(session_id, stopped=True)
+        try:
+            await self._publisher.publish(
+                keys.SESSION_CLOSE, {"session_id": str(session_id)}, job_id=f"close-{session_id}"
+            )
+        except DependencyUnavailable:
+            await self._repo.update(session_id, stopped=row.stopped)
+            raise
+
+    async def _enqueue_init(self, session_id: uuid.UUID, action: str) -> None:
+        await self._publisher.publish(
+            keys.SESSION_INIT,
+            {"session_id": str(session_id), "action": action},
+            job_id=f"{action}-{session_id}",
+        )

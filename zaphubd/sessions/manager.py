@@ -1,0 +1,196 @@
+"""The SessionManager: which sessions run on this node, and the operations on them.
+
+A session runs here only while this node holds its lease, and never beyond
+ZAPHUB_MAX_CONCURRENT_SESSIONS. Operations on one session are serialised by a per-session
+lock, so a restart racing a delete cannot leave a socket behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from typing import Any, Literal
+
+from zaphubd.db.sessions import SessionRepo
+from zaphubd.errors import SessionNotReady
+from zaphubd.sessions.config import SessionConfig
+from zaphubd.sessions.lease import LeaseKeeper
+from zaphubd.sessions.runtime import Backoff, RuntimeStatus, SessionRuntime, TrafficHandler
+from zaphubd.sessions.transitions import Transitions
+from zaphubd.transport.base import Transport, TransportError
+from zaphubd.transport.events import Connected, TransportEvent
+
+log = logging.getLogger("zaphubd.sessions")
+
+StartResult = Literal["started", "running", "capacity", "elsewhere", "missing"]
+LOGOUT_CONNECT_TIMEOUT_S = 15.0
+
+
+class SessionManager:
+    def __init__(
+        self,
+        *,
+        repo: SessionRepo,
+        transitions: Transitions,
+        transport: Transport,
+        leases: LeaseKeeper,
+        max_sessions: int,
+        backoff: Backoff,
+        traffic: TrafficHandler | None = None,
+    ) -> None:
+        self.max_sessions = max_sessions
+        self._repo = repo
+        self._transitions = transitions
+        self._transport = transport
+        self._leases = leases
+        self._backoff = backoff
+        self._traffic = traffic
+        self._running: dict[uuid.UUID, SessionRuntime] = {}
+        self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    # -- queries ---------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return len(self._running)
+
+    @property
+    def at_capacity(self) -> bool:
+        return len(self._running) >= self.max_sessions
+
+    def get(self, session_id: uuid.UUID) -> SessionRuntime | None:
+        return self._running.get(session_id)
+
+    def runtime_status(self, session_id: uuid.UUID) -> RuntimeStatus | None:
+        runtime = self._running.get(session_id)
+        return runtime.status if runtime else None
+
+    def running_ids(self) -> list[uuid.UUID]:
+        return list(self._running)
+
+    def reload_config(self, session_id: uuid.UUID, raw: dict[str, Any]) -> None:
+        """Apply a changed config to a running session (retry limit, presence, pacing...)."""
+        runtime = self._running.get(session_id)
+        if runtime is not None:
+            runtime.config = SessionConfig.from_json(raw)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self, session_id: uuid.UUID) -> StartResult:
+        """Open the session here unless it runs already, here or on another node."""
+        async with self._locks[session_id]:
+            return await self._start_locked(session_id)
+
+    async def _start_locked(self, session_id: uuid.UUID) -> StartResult:
+        if session_id in self._running:
+            return "running"
+        row = await self._repo.get(session_id)
+        if row is None:
+            return "missing"
+        if self.at_capacity:
+            return "capacity"
+        if not await self._leases.acquire(session_id):
+            return "elsewhere"
+        runtime = SessionRuntime(
+            session_id,
+            SessionConfig.from_json(row.config),
+            self._transport,
+            self._transitions,
+            self._backoff,
+            self._traffic,
+        )
+        self._running[session_id] = runtime
+        runtime.start(self._on_exit)
+        log.info("session %s started on this node (%d running)", session_id, len(self._running))
+        return "started"
+
+    async def stop(self, session_id: uuid.UUID, *, logout: bool = False) -> bool:
+        """Close the session's socket here; False when it was not running here."""
+        async with self._locks[session_id]:
+            return await self._stop_locked(session_id, logout=logout)
+
+    async def _stop_locked(self, session_id: uuid.UUID, *, logout: bool) -> bool:
+        runtime = self._running.pop(session_id, None)
+        if runtime is None:
+            return False
+        await runtime.stop(logout=logout)
+        await self._leases.release(session_id)
+        return True
+
+    async def restart(self, session_id: uuid.UUID) -> StartResult:
+        """Stop the socket, forget the credentials, and start a new QR cycle."""
+        async with self._locks[session_id]:
+            await self._stop_locked(session_id, logout=False)
+            self._transport.remove_credentials(session_id)
+            await self._transitions.initializing(session_id, "restart")
+            return await self._start_locked(session_id)
+
+    async def close(self, session_id: uuid.UUID) -> None:
+        """Stop, log the device out, delete its credentials and every row of the session."""
+        async with self._locks[session_id]:
+            if not await self._stop_locked(session_id, logout=True):
+                await self._logout_offline(session_id)
+            self._transport.remove_credentials(session_id)
+            await self._repo.delete(session_id)
+        self._locks.pop(session_id, None)
+        log.info("session %s deleted", session_id)
+
+    async def pair(self, session_id: uuid.UUID, phone: str) -> str:
+        """Ask for a pairing code while the session shows QR codes."""
+        runtime = self._running.get(session_id)
+        if runtime is None or runtime.status == "disconnected":
+            raise SessionNotReady("the session is not running; restart it to pair")
+        if runtime.status == "connected":
+            raise SessionNotReady("the session is already connected")
+        try:
+            code = await runtime.client.pair_phone(phone)
+        except TransportError as err:
+            raise SessionNotReady(f"pairing code unavailable: {err}") from err
+        await self._transitions.note(
+            session_id, "session.pair_code", {"pairing_code": code, "phone": phone}
+        )
+        return code
+
+    async def shutdown(self) -> None:
+        """Close every socket without logging out; the next start resumes them."""
+        ids = list(self._running)
+        await asyncio.gather(*(self.stop(sid) for sid in ids), return_exceptions=True)
+        if ids:
+            log.info("closed %d session(s) for shutdown", len(ids))
+
+    async def on_lease_lost(self, session_id: uuid.UUID) -> None:
+        runtime = self._running.pop(session_id, None)
+        if runtime is not None:
+            await runtime.stop(logout=False)
+
+    async def _on_exit(self, runtime: SessionRuntime) -> None:
+        """The supervisor gave up (failed, logged out, halted): free the slot and lease."""
+        if self._running.get(runtime.id) is runtime:
+            del self._running[runtime.id]
+            await self._leases.release(runtime.id)
+
+    async def _logout_offline(self, session_id: uuid.UUID) -> None:
+        """Log a device out that is not connected here: connect with its credentials first."""
+        if not self._transport.has_credentials(session_id):
+            return
+        connected = asyncio.Event()
+
+        async def on_event(event: TransportEvent) -> None:
+            if isinstance(event, Connected):
+                connected.set()
+
+        client = self._transport.client(session_id, on_event)
+        try:
+            await client.connect()
+            async with asyncio.timeout(LOGOUT_CONNECT_TIMEOUT_S):
+                await connected.wait()
+            await client.logout()
+        except (TransportError, TimeoutError) as err:
+            log.warning(
+                "session %s: could not log the device out (%s); remove it from the phone",
+                session_id,
+                err,
+            )
+            await client.disconnect()

@@ -1,0 +1,194 @@
+"""One running session on this node: its client, its state, and its supervisor loop.
+
+The supervisor connects, waits for the connection to end, and decides: a logout ends the
+session for good; a replaced or banned account stops without retrying; anything else is
+retried after `base * 2^n` (jitter, cap) up to the session's `retryLimit`, then `failed`.
+A successful login resets the count. The client never reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from zaphubd.backoff import backoff_delay
+from zaphubd.sessions.config import SessionConfig
+from zaphubd.sessions.transitions import Transitions
+from zaphubd.transport.base import Client, ConnectFailed, Transport
+from zaphubd.transport.events import (
+    Connected,
+    Disconnected,
+    KeepAlive,
+    LoggedOut,
+    Qr,
+    TransportEvent,
+)
+from zaphubd.transport.outbound import PresenceType
+
+log = logging.getLogger("zaphubd.sessions")
+
+RuntimeStatus = Literal["connecting", "connected", "disconnected"]
+TrafficHandler = Callable[[uuid.UUID, TransportEvent], Awaitable[None]]
+Ending = Disconnected | LoggedOut
+#: Disconnect reasons after which retrying would only fight another client or a ban.
+NO_RETRY = frozenset({"replaced", "banned"})
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    base_s: float = 5.0
+    cap_s: float = 300.0
+
+
+class SessionRuntime:
+    """Lives from `start()` until its supervisor ends or it is stopped."""
+
+    def __init__(
+        self,
+        session_id: uuid.UUID,
+        config: SessionConfig,
+        transport: Transport,
+        transitions: Transitions,
+        backoff: Backoff,
+        traffic: TrafficHandler | None,
+    ) -> None:
+        self.id = session_id
+        self.config = config
+        self.status: RuntimeStatus = "connecting"
+        self.client: Client = transport.client(session_id, self._on_event)
+        self._transport = transport
+        self._transitions = transitions
+        self._backoff = backoff
+        self._traffic = traffic
+        self._ended = asyncio.Event()
+        self._ending: Ending | None = None
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.connected_event = asyncio.Event()
+
+    def start(self, on_exit: Callable[[SessionRuntime], Awaitable[None]]) -> None:
+        self._task = asyncio.create_task(self._supervise(on_exit), name=f"session:{self.id}")
+
+    async def stop(self, *, logout: bool = False) -> None:
+        """End the supervisor and close the socket (logging the device out when asked)."""
+        self._stopping = True
+        self._ended.set()
+        if self._task and self._task is not asyncio.current_task():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close(logout)
+        self.status = "disconnected"
+
+    async def _close(self, logout: bool) -> None:
+        try:
+            if logout:
+                await self.client.logout()
+            else:
+                await self.client.disconnect()
+        except Exception as err:
+            log.warning("session %s: closing the connection failed: %s", self.id, err)
+
+    # -- events from the client ---------------------------------------------------------
+
+    async def _on_event(self, event: TransportEvent) -> None:
+        if isinstance(event, Qr):
+            await self._transitions.qr(self.id, event)
+        elif isinstance(event, Connected):
+            await self._on_connected(event)
+        elif isinstance(event, Disconnected | LoggedOut):
+            self._ending = event
+            self._ended.set()
+        elif isinstance(event, KeepAlive):
+            log.info("session %s: keep-alive %s", self.id, "restored" if event.ok else "timed out")
+        elif self._traffic is not None:
+            await self._traffic(self.id, event)
+
+    async def _on_connected(self, event: Connected) -> None:
+        self.status = "connected"
+        self.connected_event.set()
+        await self._transitions.connected(self.id, event)
+        presence: PresenceType = (
+            "available" if self.config.mark_online_on_connect else "unavailable"
+        )
+        try:
+            await self.client.send_presence(presence)
+        except Exception as err:
+            log.warning("session %s: could not send %s presence: %s", self.id, presence, err)
+
+    # -- the supervisor -----------------------------------------------------------------
+
+    async def _supervise(self, on_exit: Callable[[SessionRuntime], Awaitable[None]]) -> None:
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("session %s: supervisor crashed", self.id)
+            await self._transitions.failed(self.id, "internal error in the supervisor", 0)
+        finally:
+            if not self._stopping:
+                await self._close(logout=False)
+                self.status = "disconnected"
+                await on_exit(self)
+
+    async def _loop(self) -> None:
+        failures = 0
+        while not self._stopping:
+            ending, was_connected = await self._connect_once()
+            if self._stopping or await self._is_final(ending):
+                return
+            assert isinstance(ending, Disconnected)
+            failures = 0 if was_connected else failures
+            if failures >= self.config.retry_limit:
+                await self._transitions.failed(self.id, _failure_reason(ending), failures)
+                return
+            delay = backoff_delay(failures, self._backoff.base_s, self._backoff.cap_s)
+            failures += 1
+            await self._transitions.reconnecting(self.id, failures, delay, ending.reason)
+            await asyncio.sleep(delay)
+
+    async def _connect_once(self) -> tuple[Ending, bool]:
+        """One connection attempt, until it ends. Returns how it ended and if it logged in."""
+        self._ended.clear()
+        self._ending = None
+        self.connected_event.clear()
+        self.status = "connecting"
+        try:
+            await self.client.connect()
+        except ConnectFailed as err:
+            return Disconnected("network", str(err)), False
+        await self._ended.wait()
+        self.status = "disconnected"
+        ending = self._ending or Disconnected("closed")
+        if isinstance(ending, Disconnected) and not self._stopping:
+            await self._transitions.disconnected(self.id, ending.reason, ending.detail)
+        return ending, self.connected_event.is_set()
+
+    async def _is_final(self, ending: Ending) -> bool:
+        if isinstance(ending, LoggedOut):
+            self._transport.remove_credentials(self.id)
+            await self._transitions.logged_out(self.id, ending.reason or "device removed")
+            return True
+        if ending.reason in NO_RETRY:
+            await self._transitions.halted(self.id, _failure_reason(ending))
+            return True
+        return False
+
+
+def _failure_reason(ending: Disconnected) -> str:
+    reasons = {
+        "qr_timeout": "the QR code was not scanned in time",
+        "replaced": "the connection was replaced by another client using this account",
+        "banned": "the account is temporarily banned",
+        "connect_failure": "WhatsApp refused the connection",
+        "keepalive": "the server stopped answering",
+        "network": "could not reach the WhatsApp network",
+    }
+    text = reasons.get(ending.reason, ending.reason)
+    return f"{text}: {ending.detail}" if ending.detail else text
