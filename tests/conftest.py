@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.gateway import gateway_fixture
 from tests.services import (
     LocalServices,
     clone_database,
@@ -17,6 +18,7 @@ from tests.services import (
     drop_database,
     start_services,
 )
+from tests.simnet_harness import start_simnet
 from zaphubd.daemon import build_app
 from zaphubd.db.database import Database
 from zaphubd.settings import Settings
@@ -96,3 +98,7 @@ async def api(
     yield start
     for client in clients:
         await client.close()
+
+
+gateway = pytest.fixture(gateway_fixture, name="gateway")
+__all__ = ["start_simnet"]  # a fixture, registered by being imported here

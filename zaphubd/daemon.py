@@ -1,9 +1,8 @@
-"""The composition root: builds everything in order, serves, and shuts down in reverse.
+"""The composition root: builds the daemon, serves, and shuts down in reverse order.
 
-Each resource is a cleanup context of the aiohttp app (open before `yield`, close after), in
-dependency order: Postgres (then migrations), Redis, queue consumers, HTTP. aiohttp tears
-them down in reverse, and only those that started. This is the only module that knows every
-part of the daemon.
+`build_app` assembles the aiohttp app from the cleanup contexts of `components` (each opens a
+resource before its `yield` and closes it after); `run_daemon` serves it until SIGTERM or
+SIGINT, telling systemd where it stands.
 """
 
 from __future__ import annotations
@@ -11,34 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from zaphubd import __version__
-from zaphubd.db.database import Database
-from zaphubd.db.events import EventRepo
-from zaphubd.db.migrations import migrate
-from zaphubd.db.sessions import SessionRepo
+from zaphubd.components import CONTEXTS
 from zaphubd.errors import ZaphubError
-from zaphubd.eventsink import EventSink
-from zaphubd.http import appkeys
 from zaphubd.http.app import create_app
 from zaphubd.metrics import Metrics
-from zaphubd.queue.consumer import Consumer, Handler, QueueSpec
-from zaphubd.queue.producer import Publisher
-from zaphubd.queue.redis import connect_redis
-from zaphubd.sessions.commands import SessionCommands
-from zaphubd.sessions.lease import LeaseKeeper
-from zaphubd.sessions.manager import SessionManager
-from zaphubd.sessions.recovery import Recovery
-from zaphubd.sessions.runtime import Backoff
-from zaphubd.sessions.transitions import Transitions
-from zaphubd.sessions.workers import CLOSE_SPEC, INIT_SPEC, SessionWorkers
 from zaphubd.settings import Settings
 from zaphubd.systemd import Notifier
 from zaphubd.tasks import TaskGroup
-from zaphubd.transport.factory import build_transport
 
 log = logging.getLogger("zaphubd")
 
@@ -47,116 +29,10 @@ class ListenError(ZaphubError):
     """The HTTP port cannot be bound."""
 
 
-async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[appkeys.SETTINGS]
-    db = await Database.connect(
-        settings.database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        startup_timeout_s=settings.startup_timeout_s,
-    )
-    try:
-        async with db.connection() as conn:
-            applied = await migrate(conn)
-        if applied:
-            log.info("database migrated: %s", ", ".join(applied))
-        app[appkeys.DB] = db
-        yield
-    finally:
-        await db.close()
-
-
-async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[appkeys.SETTINGS]
-    redis = await connect_redis(settings.redis_url, settings.startup_timeout_s)
-    app[appkeys.REDIS] = redis
-    app[appkeys.PUBLISHER] = Publisher(redis)
-    try:
-        yield
-    finally:
-        await redis.aclose()
-
-
-async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The transport and the session engine; closes every socket (no logout) at exit."""
-    settings = app[appkeys.SETTINGS]
-    transport = build_transport(settings)
-    await transport.start()
-    repo = SessionRepo(app[appkeys.DB])
-    sink = EventSink(EventRepo(app[appkeys.DB]))
-    transitions = Transitions(repo, sink)
-    leases = LeaseKeeper(app[appkeys.REDIS], settings.node_id, settings.session_lease_ttl_s)
-    manager = SessionManager(
-        repo=repo,
-        transitions=transitions,
-        transport=transport,
-        leases=leases,
-        max_sessions=settings.max_concurrent_sessions,
-        backoff=Backoff(settings.reconnect_base_s, settings.reconnect_cap_s),
-    )
-    app[appkeys.TRANSPORT] = transport
-    app[appkeys.SESSION_REPO] = repo
-    app[appkeys.EVENT_REPO] = sink.repo
-    app[appkeys.EVENT_SINK] = sink
-    app[appkeys.TRANSITIONS] = transitions
-    app[appkeys.LEASES] = leases
-    app[appkeys.SESSIONS] = manager
-    app[appkeys.SESSION_COMMANDS] = SessionCommands(
-        repo, app[appkeys.PUBLISHER], transitions, manager
-    )
-    tasks = TaskGroup("sessions")
-    tasks.spawn(leases.run(manager.on_lease_lost), "leases")
-    try:
-        yield
-    finally:
-        await manager.shutdown()
-        await tasks.cancel_all()
-        await transport.close()
-
-
-async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Queue consumers and recovery; stopped before the sessions they drive."""
-    settings = app[appkeys.SETTINGS]
-    workers = SessionWorkers(app[appkeys.SESSIONS], app[appkeys.LEASES], app[appkeys.TRANSITIONS])
-    consumers = [
-        _consumer(app, INIT_SPEC, workers.init),
-        _consumer(app, CLOSE_SPEC, workers.close),
-    ]
-    for consumer in consumers:
-        await consumer.start()
-    recovery = Recovery(
-        app[appkeys.SESSION_REPO],
-        app[appkeys.SESSIONS],
-        app[appkeys.LEASES],
-        starts_per_s=settings.recovery_starts_per_s,
-        interval_s=settings.session_lease_ttl_s / 2,
-    )
-    tasks = TaskGroup("workers")
-    tasks.spawn(recovery.run(), "recovery")
-    try:
-        yield
-    finally:
-        await tasks.cancel_all()
-        budget = settings.shutdown_timeout_s / 2
-        await asyncio.gather(*(c.stop(budget) for c in consumers))
-
-
-def _consumer(app: web.Application, spec: QueueSpec, handler: Handler) -> Consumer:
-    settings = app[appkeys.SETTINGS]
-    return Consumer(
-        app[appkeys.REDIS],
-        spec,
-        handler,
-        consumer_name=settings.node_id,
-        visibility_timeout_s=settings.queue_visibility_timeout_s,
-        metrics=app[appkeys.METRICS],
-    )
-
-
 def build_app(settings: Settings, metrics: Metrics | None = None) -> web.Application:
     """The whole daemon as an aiohttp app; tests run it the same way `serve` does."""
     app = create_app(settings, metrics or Metrics())
-    app.cleanup_ctx.extend([postgres_ctx, redis_ctx, sessions_ctx, workers_ctx])
+    app.cleanup_ctx.extend(CONTEXTS)
     return app
 
 

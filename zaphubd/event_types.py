@@ -22,7 +22,9 @@ class EventType:
 
 
 def _event(name: str, description: str, **payload: str) -> EventType:
-    return EventType(name, description, MappingProxyType(payload))
+    # `from_` spells the payload field `from` (a Python keyword) in these calls.
+    fields = {key.rstrip("_"): kind for key, kind in payload.items()}
+    return EventType(name, description, MappingProxyType(fields))
 
 
 _ALL = (
@@ -58,6 +60,170 @@ _ALL = (
     _event("session.logged_out", "the device was removed; credentials deleted", reason="string"),
     _event("session.stopped", "the session was stopped on request", reason="string"),
     _event("session.start_failed", "the session could not be started", reason="string"),
+    # Messages
+    _event(
+        "message.send.queued",
+        "a send was accepted and queued",
+        id="uuid",
+        messageId="string",
+        to="jid",
+        type="string",
+    ),
+    _event(
+        "message.sent",
+        "WhatsApp accepted a message we sent",
+        id="uuid",
+        messageId="string",
+        to="jid",
+        wa_message_id="string",
+        timestamp="datetime",
+    ),
+    _event(
+        "message.failed",
+        "a send attempt failed and will be retried",
+        id="uuid",
+        messageId="string",
+        attempt="integer",
+        error="string",
+    ),
+    _event(
+        "message.moved_to_dlq",
+        "a send gave up; error_message says why",
+        id="uuid",
+        messageId="string",
+        attempts="integer",
+        error="string",
+    ),
+    _event(
+        "message.receive.queued",
+        "an inbound message was received and queued for storage",
+        messageId="string",
+        from_="jid",
+    ),
+    _event(
+        "message.received",
+        "a message arrived (see API.md for content per type)",
+        messageId="string",
+        id="uuid",
+        from_="jid",
+        chatId="jid",
+        participant="jid?",
+        pushName="string?",
+        type="string",
+        content="object",
+        timestamp="integer",
+        isGroup="boolean",
+        quoted="string?",
+    ),
+    _event(
+        "message.reaction",
+        "a contact reacted to a message (empty emoji: removed)",
+        messageId="string",
+        targetId="string",
+        from_="jid",
+        chatId="jid",
+        emoji="string",
+    ),
+    _event(
+        "message.edited",
+        "a contact edited a message",
+        messageId="string",
+        targetId="string",
+        from_="jid",
+        chatId="jid",
+        text="string",
+    ),
+    _event(
+        "message.revoked",
+        "a contact deleted a message for everyone",
+        messageId="string",
+        targetId="string",
+        from_="jid",
+        chatId="jid",
+    ),
+    _event(
+        "message.receipt.delivered",
+        "a message we sent reached the recipient's device",
+        messageId="string",
+        id="uuid?",
+        remoteJid="jid",
+        participant="jid?",
+        receiptType="string",
+        timestamp="integer",
+    ),
+    _event(
+        "message.receipt.read",
+        "a message we sent was read",
+        messageId="string",
+        id="uuid?",
+        remoteJid="jid",
+        participant="jid?",
+        receiptType="string",
+        timestamp="integer",
+    ),
+    # Presence
+    _event(
+        "presence.update",
+        "a contact we subscribed to came online or went away",
+        jid="jid",
+        available="boolean",
+        lastSeen="datetime?",
+    ),
+    _event(
+        "chat.presence",
+        "a contact is typing, recording, or stopped",
+        chatId="jid",
+        from_="jid",
+        state="string",
+    ),
+    # Calls
+    *(
+        _event(
+            f"call.{action}",
+            f"a call {text}",
+            callId="string",
+            from_="jid",
+            isVideo="boolean",
+            isGroup="boolean",
+            timestamp="datetime",
+            reason="string?",
+        )
+        for action, text in (
+            ("offer", "is offered to us"),
+            ("ringing", "is ringing"),
+            ("accept", "was accepted"),
+            ("reject", "was rejected"),
+            ("terminate", "ended"),
+            ("timeout", "was not answered"),
+        )
+    ),
+    # Groups
+    *(
+        _event(
+            f"group.participants.{action}",
+            f"participants were {text}",
+            groupId="jid",
+            participants="jid[]",
+            by="jid?",
+        )
+        for action, text in (
+            ("add", "added to a group"),
+            ("remove", "removed from a group"),
+            ("promote", "made admins"),
+            ("demote", "demoted from admin"),
+        )
+    ),
+    _event(
+        "group.update",
+        "a group's subject or settings changed",
+        groupId="jid",
+        subject="string?",
+        by="jid?",
+        details="object",
+    ),
+    _event(
+        "group.joined", "this account joined a group", groupId="jid", subject="string?", by="jid?"
+    ),
 )
 
 CATALOGUE: MappingProxyType[str, EventType] = MappingProxyType({e.name: e for e in _ALL})

@@ -33,9 +33,16 @@ class EventSink:
     ) -> EventRow:
         kind = lookup(event_type)
         row = await self.repo.insert(session_id, kind.name, kind.category, payload)
+        await self.notify(row)
+        return row
+
+    async def notify(self, row: EventRow) -> None:
+        """Hand an already written event to the listeners (hot paths insert events in their
+        own statements)."""
         for listener in self._listeners:
             try:
                 await listener(row)
             except Exception:
-                log.exception("event listener failed for %s (session %s)", event_type, session_id)
-        return row
+                log.exception(
+                    "event listener failed for %s (session %s)", row.event_type, row.session_id
+                )

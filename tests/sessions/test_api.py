@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.sessions.conftest import StartGateway
+from tests.gateway import StartGateway
 
 ROUTES = [
     ("GET", ""),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 from datetime import datetime
 
 from PIL import Image
 
-from tests.sessions.conftest import StartGateway, eventually
+from tests.gateway import StartGateway, eventually
 from zaphubd.simnet.model import SimnetConfig
 
 
@@ -110,7 +111,7 @@ async def test_refused_connections_back_off_then_fail(gateway: StartGateway) -> 
     delays = [e["payload"]["delay_s"] for e in reconnects]
     assert delays == sorted(delays) and delays[2] > 2 * delays[0]
     stamps = [datetime.fromisoformat(e["created_at"]) for e in reconnects]
-    gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
     assert gaps[1] > gaps[0]  # the waits really grow
     failed = [e for e in events if e["event_type"] == "session.failed"]
     assert failed[0]["payload"]["attempts"] == 3

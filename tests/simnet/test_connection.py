@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.simnet.conftest import Events, Pair, Simnet, StartSimnet
+from tests.simnet_harness import Events, Pair, Simnet, StartSimnet
 from zaphubd.transport.base import ConnectFailed, NotConnected, SendFailed
 from zaphubd.transport.events import (
     Connected,

@@ -8,7 +8,7 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.simnet.conftest import Pair, Simnet
+from tests.simnet_harness import Pair, Simnet
 from zaphubd.transport.base import NotConnected, SendFailed, TransportError
 from zaphubd.transport.events import (
     Call,

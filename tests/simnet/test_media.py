@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from tests.simnet.conftest import Pair, Simnet
+from tests.simnet_harness import Pair, Simnet
 from zaphubd.transport.base import MediaUnavailable
 from zaphubd.transport.events import MediaRef, MessageIn
 from zaphubd.transport.outbound import Media, OutboundMessage

@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from pathlib import Path
 
-from tests.simnet.conftest import Events, Pair, Simnet, StartSimnet
+from tests.simnet_harness import Events, Pair, Simnet, StartSimnet
 from zaphubd.simnet.model import SimnetConfig
 from zaphubd.transport.events import Connected, MessageIn, Qr, Receipt
 from zaphubd.transport.outbound import (

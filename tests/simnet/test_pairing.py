@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.simnet.conftest import Events, Pair, Simnet, StartSimnet
+from tests.simnet_harness import Events, Pair, Simnet, StartSimnet
 from zaphubd.simnet.model import SimnetConfig
 from zaphubd.transport.base import PairingFailed, session_auth_dir
 from zaphubd.transport.events import Connected, Disconnected, Qr

@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.simnet.conftest import Events, Simnet, StartSimnet, free_port
+from tests.simnet_harness import Events, Simnet, StartSimnet, free_port
 from zaphubd.simnet.model import SimnetConfig
 from zaphubd.transport.events import (
     Connected,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from zaphubd.db.calls import CallRepo
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRepo
+from zaphubd.db.messages import MessageRepo
 from zaphubd.db.sessions import SessionRepo
 from zaphubd.eventsink import EventSink
 from zaphubd.metrics import Metrics
 from zaphubd.queue.producer import Publisher
 from zaphubd.sessions.commands import SessionCommands
+from zaphubd.sessions.lanes import SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.manager import SessionManager
 from zaphubd.sessions.transitions import Transitions
@@ -32,3 +35,6 @@ LEASES = web.AppKey("leases", LeaseKeeper)
 TRANSITIONS = web.AppKey("transitions", Transitions)
 SESSIONS = web.AppKey("sessions", SessionManager)
 SESSION_COMMANDS = web.AppKey("session_commands", SessionCommands)
+MESSAGE_REPO = web.AppKey("message_repo", MessageRepo)
+CALL_REPO = web.AppKey("call_repo", CallRepo)
+LANES = web.AppKey("lanes", SendLanes)

@@ -77,3 +77,15 @@ def describe(details: dict[str, list[str]]) -> str:
     if not fields:
         return "; ".join(details.get("_schema", ["invalid request"]))
     return "invalid request: " + ", ".join(sorted(fields))
+
+
+async def parse_body(request: web.Request, schema: ma.Schema) -> dict[str, Any]:
+    """Validate the JSON body inside a handler, for routes whose checks must come in an order
+    of their own (the session must exist before its body is judged)."""
+    raw = await ApiParser().load_json(request, schema)
+    try:
+        data: dict[str, Any] = schema.load({} if raw is ma.missing else raw)
+    except ma.ValidationError as err:
+        details = flatten_errors(err.messages)
+        raise ValidationFailed(describe(details), details) from None
+    return data

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import marshmallow as ma
 from aiohttp import web
 from aiohttp_apigami import docs, response_schema
+from aiohttp_apigami.utils import get_or_set_apispec
 
 T = TypeVar("T", bound=Callable[..., Awaitable[web.StreamResponse]])
 
@@ -101,5 +102,18 @@ def documented(
             handler = response_schema(ok[1], ok[0], description="success")(handler)
         result: T = docs(tags=[tag], summary=summary, **extra)(handler)
         return result
+
+    return decorate
+
+
+def documents_body(schema: type[ma.Schema]) -> Callable[[T], T]:
+    """Put a JSON body schema in the OpenAPI spec without the middleware validating it
+    (the handler calls `parse_body` itself, after its own earlier checks)."""
+
+    def decorate(handler: T) -> T:
+        get_or_set_apispec(handler)["schemas"].append(
+            {"schema": schema(), "location": "json", "options": {"required": True}, "example": {}}
+        )
+        return handler
 
     return decorate

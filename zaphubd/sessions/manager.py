@@ -19,7 +19,7 @@ from zaphubd.sessions.config import SessionConfig
 from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.runtime import Backoff, RuntimeStatus, SessionRuntime, TrafficHandler
 from zaphubd.sessions.transitions import Transitions
-from zaphubd.transport.base import Transport, TransportError
+from zaphubd.transport.base import Client, Transport, TransportError
 from zaphubd.transport.events import Connected, TransportEvent
 
 log = logging.getLogger("zaphubd.sessions")
@@ -49,6 +49,8 @@ class SessionManager:
         self._traffic = traffic
         self._running: dict[uuid.UUID, SessionRuntime] = {}
         self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Outlive each runtime: lanes wait on them across reconnects and restarts.
+        self._connected: defaultdict[uuid.UUID, asyncio.Event] = defaultdict(asyncio.Event)
 
     # -- queries ---------------------------------------------------------------------
 
@@ -67,8 +69,36 @@ class SessionManager:
         runtime = self._running.get(session_id)
         return runtime.status if runtime else None
 
+    def set_traffic(self, traffic: TrafficHandler) -> None:
+        """Where clients' messages, receipts, calls... go (set before any session starts)."""
+        self._traffic = traffic
+
     def running_ids(self) -> list[uuid.UUID]:
         return list(self._running)
+
+    def connected_client(self, session_id: uuid.UUID) -> Client | None:
+        runtime = self._running.get(session_id)
+        if runtime is None or runtime.status != "connected":
+            return None
+        return runtime.client
+
+    async def wait_connected(self, session_id: uuid.UUID) -> Client:
+        """The session's client, once it is connected on this node (waits as long as needed)."""
+        while True:
+            client = self.connected_client(session_id)
+            if client is not None:
+                return client
+            event = self._connected[session_id]
+            event.clear()
+            await event.wait()
+
+    def send_rate_per_minute(self, session_id: uuid.UUID) -> int | None:
+        runtime = self._running.get(session_id)
+        return runtime.config.send_rate_per_minute if runtime else None
+
+    def config(self, session_id: uuid.UUID) -> SessionConfig | None:
+        runtime = self._running.get(session_id)
+        return runtime.config if runtime else None
 
     def reload_config(self, session_id: uuid.UUID, raw: dict[str, Any]) -> None:
         """Apply a changed config to a running session (retry limit, presence, pacing...)."""
@@ -100,6 +130,7 @@ class SessionManager:
             self._transitions,
             self._backoff,
             self._traffic,
+            self._connected[session_id],
         )
         self._running[session_id] = runtime
         runtime.start(self._on_exit)
@@ -135,6 +166,7 @@ class SessionManager:
             self._transport.remove_credentials(session_id)
             await self._repo.delete(session_id)
         self._locks.pop(session_id, None)
+        self._connected.pop(session_id, None)
         log.info("session %s deleted", session_id)
 
     async def pair(self, session_id: uuid.UUID, phone: str) -> str:

@@ -56,6 +56,7 @@ class SessionRuntime:
         transitions: Transitions,
         backoff: Backoff,
         traffic: TrafficHandler | None,
+        connected: asyncio.Event | None = None,
     ) -> None:
         self.id = session_id
         self.config = config
@@ -70,6 +71,8 @@ class SessionRuntime:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.connected_event = asyncio.Event()
+        # Shared with the manager's waiters (send lanes): set while connected.
+        self._connected_signal = connected or asyncio.Event()
 
     def start(self, on_exit: Callable[[SessionRuntime], Awaitable[None]]) -> None:
         self._task = asyncio.create_task(self._supervise(on_exit), name=f"session:{self.id}")
@@ -97,6 +100,10 @@ class SessionRuntime:
     # -- events from the client ---------------------------------------------------------
 
     async def _on_event(self, event: TransportEvent) -> None:
+        if self._stopping:
+            # A stopped runtime's connection may still deliver a late frame (a QR in flight):
+            # its state is no longer ours to write.
+            return
         if isinstance(event, Qr):
             await self._transitions.qr(self.id, event)
         elif isinstance(event, Connected):
@@ -113,6 +120,7 @@ class SessionRuntime:
         self.status = "connected"
         self.connected_event.set()
         await self._transitions.connected(self.id, event)
+        self._connected_signal.set()
         presence: PresenceType = (
             "available" if self.config.mark_online_on_connect else "unavailable"
         )

@@ -1,4 +1,4 @@
-"""An in-process daemon on the simnet transport, and helpers to drive sessions through the API."""
+"""An in-process daemon on the simnet transport (the `gateway` fixture), and API helpers."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.simnet.conftest import Simnet, StartSimnet, start_simnet  # noqa: F401 - fixture
+from tests.simnet_harness import Simnet, StartSimnet
 from zaphubd.simnet.model import SimnetConfig
 
 Api = TestClient[web.Request, web.Application]
@@ -84,8 +83,7 @@ class Gateway:
 StartGateway = Callable[..., Awaitable[Gateway]]
 
 
-@pytest.fixture
-async def gateway(
+async def gateway_fixture(
     api: Callable[..., Awaitable[Api]], start_simnet: StartSimnet, tmp_path: Path
 ) -> AsyncIterator[StartGateway]:
     async def start(simnet_config: SimnetConfig = SLOW_QR, **settings: Any) -> Gateway:

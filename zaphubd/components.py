@@ -1,0 +1,233 @@
+"""The daemon's parts as aiohttp cleanup contexts, in dependency order.
+
+Each context opens its resources before `yield` and closes them after; aiohttp runs them in
+the order `daemon.build_app` lists them and tears them down in reverse, only those that
+started. Postgres (then migrations) → Redis → sessions → messaging → workers: the workers
+(queue consumers, recovery, outbox) stop first, then lanes, then the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from zaphubd import __version__
+from zaphubd.db.calls import CallRepo
+from zaphubd.db.database import Database
+from zaphubd.db.events import EventRepo
+from zaphubd.db.messages import MessageRepo
+from zaphubd.db.migrations import migrate
+from zaphubd.db.sessions import SessionRepo
+from zaphubd.eventsink import EventSink
+from zaphubd.http import appkeys
+from zaphubd.messaging.content import MediaFetcher, MediaLimits
+from zaphubd.messaging.inbound import InboundHandlers
+from zaphubd.messaging.outbox import OutboxSweeper
+from zaphubd.messaging.send_worker import SEND_SPEC, SendWorker
+from zaphubd.messaging.sender import MessageSender, SendPolicy
+from zaphubd.messaging.traffic import TrafficRouter
+from zaphubd.netguard import guarded_session
+from zaphubd.queue import keys
+from zaphubd.queue.consumer import Consumer, DeadHandler, Handler, QueueSpec
+from zaphubd.queue.producer import Publisher
+from zaphubd.queue.redis import connect_redis
+from zaphubd.sessions.commands import SessionCommands
+from zaphubd.sessions.lanes import SendLanes
+from zaphubd.sessions.lease import LeaseKeeper
+from zaphubd.sessions.manager import SessionManager
+from zaphubd.sessions.recovery import Recovery
+from zaphubd.sessions.runtime import Backoff
+from zaphubd.sessions.transitions import Transitions
+from zaphubd.sessions.workers import CLOSE_SPEC, INIT_SPEC, SessionWorkers
+from zaphubd.tasks import TaskGroup
+from zaphubd.transport.factory import build_transport
+
+log = logging.getLogger("zaphubd")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueBinding:
+    """A queue this daemon consumes: its spec, handler, and what to do with dead jobs."""
+
+    spec: QueueSpec
+    handler: Handler
+    on_dead: DeadHandler | None = None
+    bind: Callable[[Consumer], None] | None = None
+
+
+QUEUES = web.AppKey("queues", list[QueueBinding])
+INBOUND_SPECS = (
+    QueueSpec(keys.MESSAGE_RECEIVE, concurrency=50, max_attempts=10),
+    QueueSpec(keys.RECEIPT_EVENTS, concurrency=50, max_attempts=10),
+    QueueSpec(keys.PRESENCE_EVENTS, concurrency=20, max_attempts=5),
+    QueueSpec(keys.CALL_EVENTS, concurrency=20, max_attempts=10),
+)
+
+
+async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    db = await Database.connect(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        startup_timeout_s=settings.startup_timeout_s,
+    )
+    try:
+        async with db.connection() as conn:
+            applied = await migrate(conn)
+        if applied:
+            log.info("database migrated: %s", ", ".join(applied))
+        app[appkeys.DB] = db
+        app[QUEUES] = []
+        yield
+    finally:
+        await db.close()
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    redis = await connect_redis(settings.redis_url, settings.startup_timeout_s)
+    app[appkeys.REDIS] = redis
+    app[appkeys.PUBLISHER] = Publisher(redis)
+    try:
+        yield
+    finally:
+        await redis.aclose()
+
+
+async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The transport and the session engine; closes every socket (no logout) at exit."""
+    settings = app[appkeys.SETTINGS]
+    transport = build_transport(settings)
+    await transport.start()
+    repo = SessionRepo(app[appkeys.DB])
+    sink = EventSink(EventRepo(app[appkeys.DB]))
+    transitions = Transitions(repo, sink)
+    leases = LeaseKeeper(app[appkeys.REDIS], settings.node_id, settings.session_lease_ttl_s)
+    manager = SessionManager(
+        repo=repo,
+        transitions=transitions,
+        transport=transport,
+        leases=leases,
+        max_sessions=settings.max_concurrent_sessions,
+        backoff=Backoff(settings.reconnect_base_s, settings.reconnect_cap_s),
+    )
+    app[appkeys.TRANSPORT] = transport
+    app[appkeys.SESSION_REPO] = repo
+    app[appkeys.EVENT_REPO] = sink.repo
+    app[appkeys.EVENT_SINK] = sink
+    app[appkeys.TRANSITIONS] = transitions
+    app[appkeys.LEASES] = leases
+    app[appkeys.SESSIONS] = manager
+    app[appkeys.SESSION_COMMANDS] = SessionCommands(
+        repo, app[appkeys.PUBLISHER], transitions, manager
+    )
+    workers = SessionWorkers(manager, leases, transitions)
+    app[QUEUES] += [QueueBinding(INIT_SPEC, workers.init), QueueBinding(CLOSE_SPEC, workers.close)]
+    tasks = TaskGroup("sessions")
+    tasks.spawn(leases.run(manager.on_lease_lost), "leases")
+    try:
+        yield
+    finally:
+        await manager.shutdown()
+        await tasks.cancel_all()
+        await transport.close()
+
+
+async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The send path (lanes, sender, media downloads) and the inbound consumers."""
+    settings = app[appkeys.SETTINGS]
+    sink, manager = app[appkeys.EVENT_SINK], app[appkeys.SESSIONS]
+    messages, calls = MessageRepo(app[appkeys.DB]), CallRepo(app[appkeys.DB])
+    http = guarded_session(
+        allow_private=settings.media_allow_private,
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60),
+        limit=100,
+        limit_per_host=10,
+        user_agent=f"zaphubd/{__version__}",
+    )
+    limits = MediaLimits(
+        settings.media_max_bytes, settings.media_timeout_s, settings.media_allow_private
+    )
+    policy = SendPolicy(
+        in_doubt=settings.indoubt_sends,
+        accepts_message_id=app[appkeys.TRANSPORT].accepts_message_id,
+    )
+    sender = MessageSender(messages, sink, MediaFetcher(http, limits), policy)
+    lanes = SendLanes(manager)
+    manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager))
+    app[appkeys.MESSAGE_REPO], app[appkeys.CALL_REPO], app[appkeys.LANES] = messages, calls, lanes
+    send = SendWorker(lanes, sender, messages, sink)
+    inbound = InboundHandlers(messages, calls, sink)
+    handlers = (inbound.message, inbound.receipt, inbound.presence, inbound.call)
+    app[QUEUES] += [
+        QueueBinding(
+            SEND_SPEC, send.handle, send.on_dead, bind=lambda c: setattr(send, "consumer", c)
+        ),
+        *(
+            QueueBinding(spec, handler)
+            for spec, handler in zip(INBOUND_SPECS, handlers, strict=True)
+        ),
+    ]
+    try:
+        yield
+    finally:
+        await lanes.close()
+        await http.close()
+
+
+async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Queue consumers, recovery and the outbox sweeper; stopped before what they drive."""
+    settings = app[appkeys.SETTINGS]
+    consumers = [_consumer(app, binding) for binding in app[QUEUES]]
+    for consumer in consumers:
+        await consumer.start()
+    tasks = TaskGroup("workers")
+    recovery = Recovery(
+        app[appkeys.SESSION_REPO],
+        app[appkeys.SESSIONS],
+        app[appkeys.LEASES],
+        starts_per_s=settings.recovery_starts_per_s,
+        interval_s=settings.session_lease_ttl_s / 2,
+    )
+    outbox = OutboxSweeper(
+        app[appkeys.MESSAGE_REPO], app[appkeys.PUBLISHER], app[appkeys.REDIS], app[appkeys.LANES]
+    )
+    tasks.spawn(recovery.run(), "recovery")
+    tasks.spawn(outbox.run(), "outbox")
+    try:
+        yield
+    finally:
+        await tasks.cancel_all()
+        budget = settings.shutdown_timeout_s / 2
+        await asyncio.gather(*(c.stop(budget) for c in consumers))
+
+
+def _consumer(app: web.Application, binding: QueueBinding) -> Consumer:
+    settings = app[appkeys.SETTINGS]
+    consumer = Consumer(
+        app[appkeys.REDIS],
+        binding.spec,
+        binding.handler,
+        consumer_name=settings.node_id,
+        on_dead=binding.on_dead,
+        visibility_timeout_s=settings.queue_visibility_timeout_s,
+        metrics=app[appkeys.METRICS],
+    )
+    if binding.bind:
+        binding.bind(consumer)
+    return consumer
+
+
+CONTEXTS: tuple[Callable[[web.Application], AsyncIterator[None]], ...] = (
+    postgres_ctx,
+    redis_ctx,
+    sessions_ctx,
+    messaging_ctx,
+    workers_ctx,
+)

@@ -1,0 +1,1 @@
+"""Messaging: the send path (outbox, worker, sender), inbound traffic, receipts, calls."""

@@ -1,0 +1,102 @@
+"""From a stored send (`messages.content`) to the transport's OutboundMessage.
+
+Media given by URL is downloaded here, in the send worker (never in the HTTP handler), through
+the guarded, size-capped downloader; base64 data is decoded under the same cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import aiohttp
+
+from zaphubd.db.messages import MessageRow
+from zaphubd.media import MediaError, MediaFile, check_kind, decode_base64, download
+from zaphubd.transport.outbound import (
+    Contact,
+    Content,
+    Location,
+    Media,
+    MediaKind,
+    OutboundMessage,
+    Poll,
+    Quoted,
+    Reaction,
+    Text,
+)
+
+MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLimits:
+    max_bytes: int
+    timeout_s: float
+    allow_private: bool
+
+
+class MediaFetcher:
+    """Gets the bytes of a media send: downloaded (guarded) or decoded, then type-checked."""
+
+    def __init__(self, http: aiohttp.ClientSession, limits: MediaLimits) -> None:
+        self._http = http
+        self._limits = limits
+
+    async def fetch(self, kind: MediaKind, spec: dict[str, Any]) -> MediaFile:
+        limits = self._limits
+        if "data" in spec:
+            data = decode_base64(spec["data"], max_bytes=limits.max_bytes)
+            file = MediaFile(data, spec.get("mimeType") or "", spec.get("fileName"))
+        else:
+            file = await download(
+                self._http,
+                spec["url"],
+                max_bytes=limits.max_bytes,
+                timeout_s=limits.timeout_s,
+                allow_private=limits.allow_private,
+            )
+        mime = check_kind(kind, file.data, spec.get("mimeType"), file.mime_type or None)
+        return MediaFile(file.data, mime, spec.get("fileName") or file.file_name)
+
+
+async def build_outbound(
+    row: MessageRow, media: MediaFetcher, target_is_ours: bool
+) -> OutboundMessage:
+    """The message to hand to the transport. Raises MediaError for unusable media."""
+    content = row.content
+    quoted = Quoted(content["quoted"]) if content.get("quoted") else None
+    return OutboundMessage(
+        to=row.to_jid,
+        content=await _content(row.type, content, media, target_is_ours),
+        quoted=quoted,
+        mentions=tuple(content.get("mentions", ())),
+        status_jid_list=tuple(content.get("statusJidList", ())),
+    )
+
+
+async def _content(
+    kind: str, c: dict[str, Any], media: MediaFetcher, target_is_ours: bool
+) -> Content:
+    if kind == "text":
+        return Text(c["text"])
+    if kind in MEDIA_KINDS:
+        file = await media.fetch(cast(MediaKind, kind), c)
+        return Media(
+            kind=cast(MediaKind, kind),
+            data=file.data,
+            mime_type=file.mime_type,
+            caption=c.get("caption"),
+            file_name=file.file_name if kind == "document" else None,
+            ptt=bool(c.get("ptt", False)),
+            gif_playback=bool(c.get("gifPlayback", False)),
+        )
+    if kind == "location":
+        return Location(c["latitude"], c["longitude"], c.get("name"), c.get("address"))
+    if kind == "contact":
+        return Contact(c["displayName"], c["vcard"])
+    if kind == "reaction":
+        return Reaction(c["messageId"], c["emoji"], from_me=target_is_ours)
+    if kind == "poll":
+        return Poll(c["name"], tuple(c["options"]), int(c.get("selectableCount", 1)))
+    raise MediaError(f"cannot send a message of type {kind!r}", permanent=True)

@@ -1,0 +1,236 @@
+"""Consumers of the inbound queues: message-receive, receipt-events, presence-events, call-events.
+
+Each handler is idempotent (a redelivered job changes nothing and emits nothing twice where
+the store can tell): messages dedupe on the WhatsApp id, receipts only move statuses forward,
+calls upsert on the call id. A session's messages, receipts and calls are handled in the
+order they arrived (stored and emitted in that order), while sessions run in parallel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from zaphubd.db.calls import CallRepo
+from zaphubd.db.messages import MessageRepo, MessageRow
+from zaphubd.eventsink import EventSink
+from zaphubd.messaging.wire import from_job
+from zaphubd.ordering import KeyedOrder
+from zaphubd.queue.job import Job, Reject
+from zaphubd.transport.events import Call, ChatPresence, MessageIn, Presence, Receipt
+
+log = logging.getLogger("zaphubd.messaging.inbound")
+
+#: Inbound types that point at another message, and the event each becomes.
+_ABOUT_ANOTHER = {
+    "reaction": "message.reaction",
+    "edit": "message.edited",
+    "revoke": "message.revoked",
+}
+
+
+def media_url(session_id: uuid.UUID, message_id: str) -> str:
+    return f"/api/v1/sessions/{session_id}/messages/{quote(message_id, safe='')}/media"
+
+
+def _decode(job: Job) -> tuple[uuid.UUID, Any]:
+    try:
+        return from_job(job.data)
+    except (KeyError, ValueError, TypeError) as err:
+        raise Reject(f"malformed {job.queue} job: {err}") from err
+
+
+class InboundHandlers:
+    def __init__(self, messages: MessageRepo, calls: CallRepo, sink: EventSink) -> None:
+        self._messages = messages
+        self._calls = calls
+        self._sink = sink
+        self._order = KeyedOrder()
+
+    async def message(self, job: Job) -> None:
+        session_id, event = _decode(job)
+        assert isinstance(event, MessageIn)
+        async with self._order.turn(("message", session_id)):
+            await self._message(session_id, event)
+
+    async def _message(self, session_id: uuid.UUID, event: MessageIn) -> None:
+        if event.from_me:
+            await self._from_phone(session_id, event)
+            return
+        row = await self._messages.insert_inbound(_inbound_values(session_id, event))
+        if row is None:
+            return  # seen before
+        if event.type in _ABOUT_ANOTHER:
+            await self._sink.emit(session_id, _ABOUT_ANOTHER[event.type], _about_payload(event))
+        else:
+            await self._sink.emit(session_id, "message.received", received_payload(row, event))
+
+    async def _from_phone(self, session_id: uuid.UUID, event: MessageIn) -> None:
+        """A message the account sent from the phone: stored as outbound `sent`."""
+        values = _inbound_values(session_id, event) | {
+            "direction": "outbound",
+            "status": "sent",
+            "to_jid": event.chat,
+            "sent_at": event.timestamp,
+        }
+        row = await self._messages.insert_inbound(values)
+        if row is not None:
+            await self._sink.emit(
+                session_id,
+                "message.sent",
+                {
+                    "id": row.id,
+                    "messageId": event.id,
+                    "to": event.chat,
+                    "wa_message_id": event.id,
+                    "timestamp": event.timestamp,
+                    "fromPhone": True,
+                },
+            )
+
+    async def receipt(self, job: Job) -> None:
+        session_id, event = _decode(job)
+        assert isinstance(event, Receipt)
+        async with self._order.turn(("receipt", session_id)):
+            await self._receipt(session_id, event)
+
+    async def _receipt(self, session_id: uuid.UUID, event: Receipt) -> None:
+        status = "delivered" if event.type == "delivered" else "read"
+        updated = await self._messages.apply_receipt(
+            session_id, list(event.message_ids), status, event.timestamp
+        )
+        by_wa_id = {row.wa_message_id: row for row in updated}
+        for wa_id in event.message_ids:
+            row = by_wa_id.get(wa_id)
+            if row is None:
+                continue  # unknown, or already at this status or beyond: nothing new to tell
+            await self._sink.emit(
+                session_id, f"message.receipt.{status}", _receipt_payload(row, event, status)
+            )
+
+    async def presence(self, job: Job) -> None:
+        session_id, event = _decode(job)
+        if isinstance(event, Presence):
+            payload = {"jid": event.jid, "available": event.available, "lastSeen": event.last_seen}
+            await self._sink.emit(session_id, "presence.update", payload)
+        elif isinstance(event, ChatPresence):
+            payload = {"chatId": event.chat, "from": event.sender, "state": event.state}
+            await self._sink.emit(session_id, "chat.presence", payload)
+
+    async def call(self, job: Job) -> None:
+        session_id, event = _decode(job)
+        assert isinstance(event, Call)
+        async with self._order.turn(("call", session_id)):
+            await self._call(session_id, event, bool(job.data.get("rejected_by_us")))
+
+    async def _call(self, session_id: uuid.UUID, event: Call, rejected: bool) -> None:
+        await self._calls.record(
+            session_id,
+            event.call_id,
+            event.caller,
+            event.action,
+            event.timestamp,
+            is_video=event.is_video,
+            is_group=event.is_group,
+            rejected_by_us=rejected,
+        )
+        payload = {
+            "callId": event.call_id,
+            "from": event.caller,
+            "isVideo": event.is_video,
+            "isGroup": event.is_group,
+            "timestamp": event.timestamp,
+            "reason": event.reason,
+        }
+        await self._sink.emit(session_id, f"call.{event.action}", payload)
+        if rejected:
+            payload = payload | {"reason": "rejected automatically (rejectCalls)"}
+            await self._sink.emit(session_id, "call.reject", payload)
+
+
+def _inbound_values(session_id: uuid.UUID, event: MessageIn) -> dict[str, Any]:
+    content = dict(event.content)
+    if event.media is not None:
+        content["url"] = media_url(session_id, event.id)
+        content["_media"] = dataclasses.asdict(event.media)  # for the download route only
+    if event.quoted_id:
+        content["quoted"] = event.quoted_id
+    if event.mentions:
+        content["mentions"] = list(event.mentions)
+    return {
+        "session_id": session_id,
+        "message_id": event.id,
+        "direction": "inbound",
+        "type": event.type,
+        "to_jid": event.chat,
+        "from_jid": event.sender,
+        "chat_jid": event.chat,
+        "status": "delivered",
+        "content": content,
+        "metadata": {
+            k: v for k, v in (("pushName", event.push_name), ("senderAlt", event.sender_alt)) if v
+        },
+        "wa_message_id": event.id,
+        "wa_timestamp": event.timestamp,
+        "delivered_at": event.timestamp,
+    }
+
+
+def public_content(content: dict[str, Any]) -> dict[str, Any]:
+    """Content as the API shows it: no internal keys, no base64 payloads."""
+    shown = {k: v for k, v in content.items() if not k.startswith("_") and k != "data"}
+    if "data" in content:
+        shown["dataLength"] = len(content["data"])
+    return shown
+
+
+def received_payload(row: MessageRow, event: MessageIn) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "messageId": event.id,
+        "id": row.id,
+        "from": event.sender,
+        "chatId": event.chat,
+        "type": event.type,
+        "content": public_content(row.content),
+        "timestamp": int(event.timestamp.timestamp()),
+        "isGroup": event.is_group,
+    }
+    for key, value in (
+        ("participant", event.sender if event.is_group else None),
+        ("senderAlt", event.sender_alt),
+        ("pushName", event.push_name),
+        ("quoted", event.quoted_id),
+    ):
+        if value:
+            payload[key] = value
+    return payload
+
+
+def _about_payload(event: MessageIn) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "messageId": event.id,
+        "targetId": event.content.get("messageId"),
+        "from": event.sender,
+        "chatId": event.chat,
+    }
+    if event.type == "reaction":
+        payload["emoji"] = event.content.get("emoji", "")
+    elif event.type == "edit":
+        payload["text"] = event.content.get("text", "")
+    return payload
+
+
+def _receipt_payload(row: MessageRow, event: Receipt, status: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "messageId": row.wa_message_id,
+        "id": row.id,
+        "remoteJid": event.chat,
+        "receiptType": status,
+        "timestamp": int(event.timestamp.timestamp() * 1000),
+    }
+    if event.participant:
+        payload["participant"] = event.participant
+    return payload

@@ -1,0 +1,186 @@
+"""Sending one stored message: the work a send lane runs for a `message-send` job.
+
+Every attempt asks the lane for a connected client first (waiting without spending attempts),
+marks the row `processing` (one more attempt) right before the hand-over, and records the
+outcome: `sent` with the WhatsApp id and timestamp; a permanent failure (bad media, invalid
+recipient) straight to `dlq`; a transient one `failed` and retried after a backoff, then `dlq`
+after the last attempt.
+
+In-doubt sends (DESIGN.md): a row found `processing` that this process did not start was
+handed over by a run that died. With a transport that takes our message id, sending it again
+is harmless (the network keeps one copy). Without one, ZAPHUB_INDOUBT_SENDS decides: `resend`
+(at most one duplicate per session per crash) or `fail` (marked failed, delivery unknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from zaphubd.backoff import backoff_delay
+from zaphubd.db.messages import DONE, MessageRepo, MessageRow
+from zaphubd.eventsink import EventSink
+from zaphubd.media import MediaError
+from zaphubd.messaging.content import MediaFetcher, build_outbound
+from zaphubd.queue.job import HeldJob
+from zaphubd.sessions.lanes import LaneContext
+from zaphubd.transport.base import NotConnected, SendFailed, TransportError
+from zaphubd.transport.outbound import OutboundMessage
+
+log = logging.getLogger("zaphubd.messaging")
+
+InDoubtPolicy = Literal["resend", "fail"]
+UNKNOWN_DELIVERY = (
+    "delivery unknown: the daemon stopped while handing this message to WhatsApp "
+    "(ZAPHUB_INDOUBT_SENDS=fail)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SendPolicy:
+    max_attempts: int = 5
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 300.0
+    in_doubt: InDoubtPolicy = "resend"
+    accepts_message_id: bool = True
+
+
+class MessageSender:
+    def __init__(
+        self, repo: MessageRepo, sink: EventSink, media: MediaFetcher, policy: SendPolicy
+    ) -> None:
+        self._repo = repo
+        self._sink = sink
+        self._media = media
+        self._policy = policy
+
+    async def run(self, held: HeldJob, row_id: uuid.UUID, lane: LaneContext) -> None:
+        """The lane work for one job: send (with retries) and settle the queue entry.
+
+        Anything unexpected (Postgres down mid-send...) hands the job back to the queue, which
+        runs it again after a backoff; the row's status tells the next run where it stands.
+        """
+        try:
+            await self._run(held, row_id, lane)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            log.warning("send of message %s interrupted, retrying later: %s", row_id, err)
+            await held.retry(f"{type(err).__name__}: {err}")
+
+    async def _run(self, held: HeldJob, row_id: uuid.UUID, lane: LaneContext) -> None:
+        row = await self._repo.get(row_id)
+        if (
+            row is None
+            or row.status in DONE
+            or (row.status == "failed" and row.error_message == UNKNOWN_DELIVERY)
+        ):
+            await held.ack()  # deleted, or done by an earlier run: nothing to send
+            return
+        if row.status == "processing" and not await self._resolve_in_doubt(row):
+            await held.ack()
+            return
+        try:
+            outbound = await build_outbound(row, self._media, await self._targets_ours(row))
+        except MediaError as err:
+            await self._settle_failure(held, row, str(err), permanent=err.permanent)
+            return
+        await self._attempts(held, row, outbound, lane)
+
+    async def _attempts(
+        self, held: HeldJob, row: MessageRow, outbound: OutboundMessage, lane: LaneContext
+    ) -> None:
+        while True:
+            client = await lane.ready()
+            current = await self._repo.mark_processing(row.id)
+            if current is None:
+                await held.ack()
+                return
+            try:
+                result = await client.send(outbound, current.wa_message_id)
+            except (SendFailed, NotConnected, TransportError) as err:
+                permanent = isinstance(err, SendFailed) and err.permanent
+                if await self._settle_failure(
+                    held, current, str(err) or type(err).__name__, permanent
+                ):
+                    return
+                await asyncio.sleep(self._retry_delay(current.attempts))
+                continue
+            sent = await self._repo.mark_sent(row.id, result.message_id, result.timestamp)
+            if sent is not None:
+                await self._sink.emit(
+                    row.session_id,
+                    "message.sent",
+                    {
+                        "id": row.id,
+                        "messageId": row.message_id,
+                        "to": row.to_jid,
+                        "wa_message_id": result.message_id,
+                        "timestamp": result.timestamp,
+                    },
+                )
+            await held.ack()
+            return
+
+    async def _settle_failure(
+        self, held: HeldJob, row: MessageRow, error: str, permanent: bool
+    ) -> bool:
+        """Record a failed attempt; True when the message is finished (moved to dlq)."""
+        if permanent or row.attempts >= self._policy.max_attempts:
+            await self._repo.mark_failed(row.id, "dlq", error)
+            await self._sink.emit(
+                row.session_id,
+                "message.moved_to_dlq",
+                {
+                    "id": row.id,
+                    "messageId": row.message_id,
+                    "attempts": row.attempts,
+                    "error": error,
+                },
+            )
+            log.warning(
+                "message %s moved to dlq after %d attempt(s): %s", row.id, row.attempts, error
+            )
+            await held.reject(error)
+            return True
+        await self._repo.mark_failed(row.id, "failed", error)
+        await self._sink.emit(
+            row.session_id,
+            "message.failed",
+            {"id": row.id, "messageId": row.message_id, "attempt": row.attempts, "error": error},
+        )
+        return False
+
+    def _retry_delay(self, attempts: int) -> float:
+        p = self._policy
+        return backoff_delay(max(0, attempts - 1), p.backoff_base_s, p.backoff_cap_s)
+
+    async def _resolve_in_doubt(self, row: MessageRow) -> bool:
+        """A run that died handed this message over: may it be sent again?"""
+        if self._policy.accepts_message_id or self._policy.in_doubt == "resend":
+            log.info("message %s was in flight when the daemon stopped; sending it again", row.id)
+            return True
+        await self._repo.mark_failed(row.id, "failed", UNKNOWN_DELIVERY)
+        await self._sink.emit(
+            row.session_id,
+            "message.failed",
+            {
+                "id": row.id,
+                "messageId": row.message_id,
+                "attempt": row.attempts,
+                "error": UNKNOWN_DELIVERY,
+            },
+        )
+        return False
+
+    async def _targets_ours(self, row: MessageRow) -> bool:
+        """For a reaction: whether the message it reacts to is one we sent."""
+        if row.type != "reaction":
+            return False
+        target = row.content.get("messageId")
+        if not isinstance(target, str):
+            return False
+        return await self._repo.sent_by_us(row.session_id, target)

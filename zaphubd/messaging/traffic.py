@@ -1,0 +1,97 @@
+"""What a session's client reports besides its own lifecycle: into the durable queues.
+
+Runs inside the transport's event callback, so it only does what must happen before the
+transport may consider the event handled: put it on its queue (durable), or for group changes
+write the event. Incoming calls are rejected here when the session's `rejectCalls` asks for it,
+while the call is still ringing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from zaphubd.eventsink import EventSink
+from zaphubd.messaging.wire import to_job
+from zaphubd.queue import keys
+from zaphubd.queue.producer import Publisher
+from zaphubd.sessions.manager import SessionManager
+from zaphubd.transport.events import (
+    Call,
+    ChatPresence,
+    GroupChange,
+    MessageIn,
+    Presence,
+    Receipt,
+    TransportEvent,
+)
+
+log = logging.getLogger("zaphubd.messaging.traffic")
+
+
+class TrafficRouter:
+    def __init__(self, publisher: Publisher, sink: EventSink, manager: SessionManager) -> None:
+        self._publisher = publisher
+        self._sink = sink
+        self._manager = manager
+
+    async def __call__(self, session_id: uuid.UUID, event: TransportEvent) -> None:
+        if isinstance(event, MessageIn):
+            await self._publisher.publish(keys.MESSAGE_RECEIVE, to_job(session_id, event))
+            await self._sink.emit(
+                session_id,
+                "message.receive.queued",
+                {"messageId": event.id, "from": event.sender},
+            )
+        elif isinstance(event, Receipt):
+            await self._publisher.publish(keys.RECEIPT_EVENTS, to_job(session_id, event))
+        elif isinstance(event, Presence | ChatPresence):
+            await self._publisher.publish(keys.PRESENCE_EVENTS, to_job(session_id, event))
+        elif isinstance(event, Call):
+            await self._on_call(session_id, event)
+        elif isinstance(event, GroupChange):
+            await self._on_group(session_id, event)
+
+    async def _on_call(self, session_id: uuid.UUID, call: Call) -> None:
+        job = to_job(session_id, call)
+        config = self._manager.config(session_id)
+        if call.action == "offer" and config is not None and config.reject_calls:
+            job["rejected_by_us"] = await self._reject(session_id, call)
+        await self._publisher.publish(keys.CALL_EVENTS, job)
+
+    async def _reject(self, session_id: uuid.UUID, call: Call) -> bool:
+        client = self._manager.connected_client(session_id)
+        if client is None:
+            return False
+        try:
+            await client.reject_call(call.caller, call.call_id)
+        except Exception as err:
+            log.warning("session %s: could not reject call %s: %s", session_id, call.call_id, err)
+            return False
+        return True
+
+    async def _on_group(self, session_id: uuid.UUID, change: GroupChange) -> None:
+        if change.action in ("add", "remove", "promote", "demote"):
+            await self._sink.emit(
+                session_id,
+                f"group.participants.{change.action}",
+                {
+                    "groupId": change.group,
+                    "participants": list(change.participants),
+                    "by": change.by,
+                },
+            )
+        elif change.action == "joined":
+            await self._sink.emit(
+                session_id,
+                "group.joined",
+                {"groupId": change.group, "subject": change.subject, "by": change.by},
+            )
+        else:
+            payload = {
+                "groupId": change.group,
+                "subject": change.subject,
+                "by": change.by,
+                "details": change.details,
+            }
+            await self._sink.emit(session_id, "group.update", payload)
