@@ -201,15 +201,16 @@ async def test_a_held_job_is_not_reclaimed_and_settles_later(redis, consumers) -
         held.append(holder["c"].hold(job))
 
     holder["c"] = await consumers(hold, name="node-a", visibility_s=1.0, concurrency=1)
+    publisher = Publisher(redis)
+    await publisher.publish(Q, {"n": 1})
+    await wait_for(lambda: len(held) == 1)
     stolen: list[Job] = []
 
     async def thief(job: Job) -> None:
         stolen.append(job)
 
+    # Another consumer, which would reclaim the held entry if its keep-alive stopped.
     await consumers(thief, name="node-b", visibility_s=1.0)
-    publisher = Publisher(redis)
-    await publisher.publish(Q, {"n": 1})
-    await wait_for(lambda: len(held) == 1)
     # The hold frees the concurrency slot: a second job runs although concurrency is 1.
     await publisher.publish(Q, {"n": 2})
     await wait_for(lambda: len(held) + len(stolen) == 2)
