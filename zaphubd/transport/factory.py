@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from prometheus_client import CollectorRegistry
+
 from zaphubd.settings import Settings
 from zaphubd.transport.base import Transport
 
 
-def build_transport(settings: Settings) -> Transport:
+def build_transport(settings: Settings, registry: CollectorRegistry | None = None) -> Transport:
     if settings.transport == "simnet":
         from zaphubd.transport.simnet import SimnetTransport
 
@@ -14,5 +16,7 @@ def build_transport(settings: Settings) -> Transport:
         return simnet
     from zaphubd.transport.neonize import NeonizeTransport
 
-    neonize: Transport = NeonizeTransport(settings.auth_data_dir, settings.max_concurrent_sessions)
+    neonize: Transport = NeonizeTransport(
+        settings.auth_data_dir, settings.max_concurrent_sessions, registry=registry
+    )
     return neonize

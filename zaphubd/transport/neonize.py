@@ -1,0 +1,227 @@
+"""The neonize transport: zaphubd sessions on WhatsApp through neonize 0.5.2 (whatsmeow).
+
+One `NewAClient` per session, keyed in neonize by the session id, each with its own sqlite
+store at `session_auth_dir(auth_base, session_id) / "store.db"` (0700 directories). What the
+clients share lives here: the gate every call into neonize takes, the executor that runs the
+Go calls, and the counters. NEONIZE.md lists the hazards this design answers; the modules
+`neonize_gate`, `neonize_executor`, `neonize_attempt`, `neonize_client` and
+`neonize_dispatch` say which.
+
+neonize itself is imported by `start()`, not by this module: importing it loads the Go
+runtime, starts a log thread and calls `logging.basicConfig` (a no-op once the daemon's
+logging is configured, as `__main__` does first; `zaphubd.log.configure` also replaces any
+root handler it finds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import secrets
+import sqlite3
+import uuid
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter
+
+from zaphubd.transport.base import (
+    EventCallback,
+    TransportError,
+    remove_auth_dir,
+    session_auth_dir,
+)
+from zaphubd.transport.neonize_executor import NeonizeExecutor
+from zaphubd.transport.neonize_gate import Gate, GateObserver
+
+if TYPE_CHECKING:
+    from zaphubd.transport.neonize_client import NeonizeClient
+
+log = logging.getLogger("zaphubd.transport.neonize")
+
+STORE_FILE = "store.db"
+
+
+class NeonizeMetrics:
+    """The adapter's counters, as attributes and, given a registry, as Prometheus series."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.handler_errors = 0
+        self.connect_cycles = 0
+        self.lost_threads = 0
+        self._series: dict[str, Counter] = {}
+        if registry is not None:
+            for name, text in (
+                ("handler_errors", "Exceptions raised while handling neonize events"),
+                ("connect_cycles", "neonize connects started (each leaks a store handle)"),
+                ("lost_threads", "Executor threads left blocked inside Go after a stop"),
+            ):
+                self._series[name] = Counter(f"zaphubd_neonize_{name}", text, registry=registry)
+
+    def handler_failed(self) -> None:
+        self._add("handler_errors")
+
+    def connect_started(self) -> None:
+        self._add("connect_cycles")
+
+    def thread_lost(self) -> None:
+        self._add("lost_threads")
+
+    def _add(self, name: str) -> None:
+        setattr(self, name, getattr(self, name) + 1)
+        series = self._series.get(name)
+        if series is not None:
+            series.inc()
+
+
+class NeonizeTransport:
+    """Makes neonize clients; see `transport.base.Transport`."""
+
+    name = "neonize"
+    #: neonize 0.5.2's send_message lets whatsmeow choose the message id.
+    accepts_message_id = False
+
+    def __init__(
+        self,
+        auth_dir: Path,
+        max_sessions: int,
+        *,
+        registry: CollectorRegistry | None = None,
+        qr_grace_s: float = 10.0,
+        stop_settle_s: float = 5.0,
+        gate_observer: GateObserver | None = None,
+    ) -> None:
+        if any(char in str(auth_dir.resolve()) for char in "?#"):
+            # neonize opens the store as a `file:<path>?...` URI.
+            raise TransportError(f"the auth data directory {auth_dir} may not contain ? or #")
+        self.auth_dir = auth_dir
+        self.max_sessions = max_sessions
+        self.qr_grace_s = qr_grace_s
+        self.stop_settle_s = stop_settle_s
+        self.gate = Gate(gate_observer)
+        self.metrics = NeonizeMetrics(registry)
+        self.executor: NeonizeExecutor | None = None
+        self._clients: weakref.WeakSet[NeonizeClient] = weakref.WeakSet()
+        self._lost: list[Any] = []
+
+    async def start(self) -> None:
+        """Load neonize, take its event loop, and install the executor before any connect."""
+        _load_neonize()
+        loop = asyncio.get_running_loop()
+        _claim_event_loop(loop)
+        self.executor = NeonizeExecutor.for_sessions(self.max_sessions)
+        loop.set_default_executor(self.executor)
+        log.info(
+            "neonize transport ready: %d sessions, executor of %d threads",
+            self.max_sessions,
+            self.executor.stats().max_workers,
+        )
+
+    async def close(self) -> None:
+        """Close every client's connection (credentials stay)."""
+        clients = list(self._clients)
+        results = await asyncio.gather(
+            *(client.disconnect() for client in clients), return_exceptions=True
+        )
+        for client, result in zip(clients, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("neonize session %s: close failed: %s", client.session_id, result)
+
+    def new_message_id(self) -> str:
+        # whatsmeow's format; never used for sending, since accepts_message_id is False.
+        return "3EB0" + secrets.token_hex(9).upper()
+
+    def client(self, session_id: uuid.UUID, on_event: EventCallback) -> NeonizeClient:
+        if self.executor is None:
+            raise TransportError("the neonize transport is not started")
+        from zaphubd.transport.neonize_client import NeonizeClient
+
+        client = NeonizeClient(self, session_id, on_event)
+        self._clients.add(client)
+        return client
+
+    # -- credentials --------------------------------------------------------------------
+
+    def store_path(self, session_id: uuid.UUID) -> Path:
+        return session_auth_dir(self.auth_dir, session_id) / STORE_FILE
+
+    def prepare_store(self, session_id: uuid.UUID) -> Path:
+        """The session's store path, its directories created private (0700)."""
+        self.auth_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        store = self.store_path(session_id)
+        store.parent.mkdir(mode=0o700, exist_ok=True)
+        return store
+
+    def has_credentials(self, session_id: uuid.UUID) -> bool:
+        """Whether the session's store holds a paired device."""
+        store = self.store_path(session_id)
+        if not store.is_file():
+            return False
+        try:
+            with contextlib.closing(sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)) as db:
+                row = db.execute("SELECT 1 FROM whatsmeow_device LIMIT 1").fetchone()
+        except sqlite3.Error as err:  # created but never migrated, locked, damaged...
+            log.debug("neonize session %s: store unreadable: %s", session_id, err)
+            return False
+        return row is not None
+
+    def remove_credentials(self, session_id: uuid.UUID) -> None:
+        """Delete the session's directory; its client must be stopped already."""
+        remove_auth_dir(self.auth_dir, session_id)
+
+    # -- lost threads -------------------------------------------------------------------
+
+    def keep_lost(self, neonize_client: Any, session_id: uuid.UUID) -> None:
+        """A stopped client's connect never returned: its Go thread is gone for good.
+
+        The Python object stays referenced, since Go may still call its ctypes callbacks.
+        """
+        self._lost.append(neonize_client)
+        self.metrics.thread_lost()
+        if self.executor is not None:
+            self.executor.replace_lost_worker()
+        log.warning(
+            "neonize session %s: its connect did not return after stop; one executor "
+            "thread is lost (%d so far)",
+            session_id,
+            self.metrics.lost_threads,
+        )
+
+
+def _load_neonize() -> None:
+    spec = importlib.util.find_spec("neonize")
+    if spec is None or spec.origin is None:
+        raise TransportError("neonize is not installed")
+    package = Path(spec.origin).parent
+    if not any(package.glob("neonize-*.so")) and not any(package.glob("neonize-*.dll")):
+        # neonize would download it at import: a broken install must fail loudly instead.
+        raise TransportError(f"neonize's Go library is missing from {package}; reinstall neonize")
+    importlib.import_module("neonize.aioze.client")
+    _quiet_neonize_logging()
+
+
+def _quiet_neonize_logging() -> None:
+    neonize_log = logging.getLogger("neonize.utils.log")
+    if neonize_log.level == logging.NOTSET:
+        # whatsmeow's log level is read from this logger at each connect.
+        neonize_log.setLevel(logging.WARNING)
+    # Its ffmpeg check warns that media will fail; we never use neonize's ffmpeg helpers.
+    logging.getLogger("neonize.utils.ffmpeg").setLevel(logging.ERROR)
+    neonize_handler = getattr(importlib.import_module("neonize.utils.log"), "stream_handler", None)
+    root = logging.getLogger()
+    if neonize_handler in root.handlers and len(root.handlers) > 1:
+        root.removeHandler(neonize_handler)  # added by neonize's basicConfig: a duplicate
+
+
+def _claim_event_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Make neonize deliver events to `loop`: it keeps one loop per process."""
+    from neonize.aioze import events as neonize_events
+
+    current = neonize_events.event_global_loop
+    if current is not None and current is not loop and not current.is_closed():
+        raise TransportError("neonize already delivers its events to another running loop")
+    neonize_events.event_global_loop = loop

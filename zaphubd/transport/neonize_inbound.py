@@ -1,0 +1,275 @@
+"""neonize messages (protobuf) to the normalised `MessageIn` of `transport.events`: pure
+functions; receipts, presence, calls and groups are in `neonize_updates`.
+
+Every mapper takes one neonize event and returns the events it means (often one, none for
+what zaphubd does not report, several for a group change). neonize ships no type stubs, so
+the protobufs are `Any` here and nowhere past this module.
+
+Units differ per field in neonize (message timestamps in milliseconds, receipts and calls in
+seconds) and have changed between releases, so `to_datetime` tells them apart by size.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as waE2E
+
+from zaphubd.transport.events import (
+    InboundType,
+    MediaRef,
+    MessageIn,
+    TransportEvent,
+)
+
+Mapper = Callable[[Any], list[TransportEvent]]
+
+#: Values at or above this are milliseconds (1e11 s is the year 5138).
+_MS_THRESHOLD = 100_000_000_000
+_PROTOCOL_REVOKE, _PROTOCOL_EDIT = 0, 14
+MEDIA_FIELDS: dict[str, InboundType] = {
+    "imageMessage": "image",
+    "videoMessage": "video",
+    "ptvMessage": "video",
+    "audioMessage": "audio",
+    "documentMessage": "document",
+    "stickerMessage": "sticker",
+}
+_POLL_FIELDS = (
+    "pollCreationMessage",
+    "pollCreationMessageV2",
+    "pollCreationMessageV3",
+    "pollCreationMessageV5",
+    "pollCreationMessageV6",
+)
+# Fields that carry keys and bookkeeping, never something a user sent.
+_PLUMBING = frozenset(
+    {
+        "senderKeyDistributionMessage",
+        "fastRatchetKeySenderKeyDistributionMessage",
+        "messageContextInfo",
+        "protocolMessage",
+    }
+)
+
+
+# -- JIDs and times ----------------------------------------------------------------------
+
+
+def jid_text(jid: Any) -> str:
+    """`user@server` without agent and device (`5511...:3@s.whatsapp.net` -> `5511...@...`)."""
+    if not jid.User:
+        return str(jid.Server)
+    return f"{jid.User}@{jid.Server}"
+
+
+def optional_jid(jid: Any) -> str | None:
+    return jid_text(jid) if jid.User else None
+
+
+def to_datetime(value: int) -> datetime:
+    seconds = value / 1000 if abs(value) >= _MS_THRESHOLD else value
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _text(value: str) -> str | None:
+    return value or None
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+def map_message(ev: Any) -> list[TransportEvent]:
+    """A `MessageEv`; nothing for pure key distribution and other protocol plumbing."""
+    decoded = decode_content(ev.Message)
+    if decoded is None:
+        return []
+    kind, content, media, context = decoded
+    info = ev.Info
+    source = info.MessageSource
+    message = MessageIn(
+        id=info.ID,
+        chat=jid_text(source.Chat),
+        sender=jid_text(source.Sender),
+        type=kind,
+        content=content,
+        timestamp=to_datetime(info.Timestamp),
+        from_me=source.IsFromMe,
+        is_group=source.IsGroup,
+        sender_alt=optional_jid(source.SenderAlt),
+        push_name=_text(info.Pushname),
+        quoted_id=_text(context.stanzaID) if context is not None else None,
+        mentions=tuple(context.mentionedJID) if context is not None else (),
+        media=media,
+    )
+    return [message]
+
+
+Decoded = tuple[InboundType, dict[str, Any], MediaRef | None, Any]
+
+
+def decode_content(message: Any) -> Decoded | None:
+    """(type, content, media, contextInfo) of a waE2E `Message`; None when nothing to report."""
+    if message.HasField("protocolMessage"):
+        return _protocol(message.protocolMessage)
+    if message.HasField("reactionMessage"):
+        reaction = message.reactionMessage
+        return "reaction", {"messageId": reaction.key.ID, "emoji": reaction.text}, None, None
+    if message.HasField("conversation"):
+        return "text", {"text": message.conversation}, None, None
+    if message.HasField("extendedTextMessage"):
+        sub = message.extendedTextMessage
+        return "text", {"text": sub.text}, None, _context(sub)
+    for field, kind in MEDIA_FIELDS.items():
+        if message.HasField(field):
+            return _media(field, kind, getattr(message, field))
+    return _structured(message)
+
+
+def _structured(message: Any) -> Decoded | None:
+    if message.HasField("locationMessage"):
+        sub = message.locationMessage
+        return "location", _location(sub), None, _context(sub)
+    if message.HasField("contactMessage"):
+        sub = message.contactMessage
+        return "contact", {"displayName": sub.displayName, "vcard": sub.vcard}, None, _context(sub)
+    if message.HasField("contactsArrayMessage"):
+        return _contacts(message.contactsArrayMessage)
+    for field in _POLL_FIELDS:
+        if message.HasField(field):
+            return _poll(getattr(message, field))
+    fields = [descriptor.name for descriptor, _ in message.ListFields()]
+    visible = [name for name in fields if name not in _PLUMBING]
+    if not visible:
+        return None
+    return "unknown", {"kind": visible[0]}, None, None
+
+
+def _protocol(protocol: Any) -> Decoded | None:
+    if protocol.type == _PROTOCOL_REVOKE:
+        return "revoke", {"messageId": protocol.key.ID}, None, None
+    if protocol.type == _PROTOCOL_EDIT:
+        content = {"messageId": protocol.key.ID, "text": text_of(protocol.editedMessage)}
+        return "edit", content, None, None
+    return None  # history sync notices, key shares, ephemeral settings...
+
+
+def text_of(message: Any) -> str:
+    """The text a user sees in a message: its body, or a media caption."""
+    if message.HasField("conversation"):
+        return str(message.conversation)
+    if message.HasField("extendedTextMessage"):
+        return str(message.extendedTextMessage.text)
+    for field in ("imageMessage", "videoMessage", "documentMessage"):
+        if message.HasField(field):
+            return str(getattr(message, field).caption)
+    return ""
+
+
+def _context(sub: Any) -> Any:
+    return sub.contextInfo if sub.HasField("contextInfo") else None
+
+
+def _location(location: Any) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "latitude": location.degreesLatitude,
+        "longitude": location.degreesLongitude,
+    }
+    if location.name:
+        content["name"] = location.name
+    if location.address:
+        content["address"] = location.address
+    return content
+
+
+def _contacts(array: Any) -> Decoded:
+    contacts = [{"displayName": c.displayName, "vcard": c.vcard} for c in array.contacts]
+    first = contacts[0] if contacts else {"displayName": array.displayName, "vcard": ""}
+    content = {**first, "contacts": contacts}
+    return "contact", content, None, _context(array)
+
+
+def _poll(poll: Any) -> Decoded:
+    content = {
+        "name": poll.name,
+        "options": [option.optionName for option in poll.options],
+        "selectableCount": poll.selectableOptionsCount,
+    }
+    return "poll", content, None, _context(poll)
+
+
+# -- media -------------------------------------------------------------------------------
+
+
+def _media(field: str, kind: InboundType, sub: Any) -> Decoded:
+    size = int(sub.fileLength) if sub.HasField("fileLength") else None
+    content: dict[str, Any] = {
+        "caption": _text(sub.caption) if hasattr(sub, "caption") else None,
+        "mimeType": sub.mimetype,
+        "size": size,
+        "sha256": sub.fileSHA256.hex() if sub.fileSHA256 else None,
+    }
+    file_name = None
+    if kind == "document":
+        file_name = _text(sub.fileName)
+        content["fileName"] = file_name
+    if kind == "audio":
+        content["ptt"] = sub.PTT
+    if field == "videoMessage":
+        content["gifPlayback"] = sub.gifPlayback
+    ref = MediaRef(kind, sub.mimetype, size, media_token(field, sub), file_name)
+    return kind, content, ref, _context(sub)
+
+
+def media_token(field: str, sub: Any) -> dict[str, Any]:
+    """What `download_any` needs to fetch this media again, as JSON-safe values."""
+    return {
+        "field": field,
+        "url": sub.URL,
+        "directPath": sub.directPath,
+        "mimetype": sub.mimetype,
+        "fileLength": int(sub.fileLength),
+        "mediaKey": _b64(sub.mediaKey),
+        "fileSha256": _b64(sub.fileSHA256),
+        "fileEncSha256": _b64(sub.fileEncSHA256),
+    }
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+#: The waE2E class of each media field, to rebuild a message from its token.
+_MEDIA_CLASSES = {
+    "imageMessage": waE2E.ImageMessage,
+    "videoMessage": waE2E.VideoMessage,
+    "ptvMessage": waE2E.VideoMessage,
+    "audioMessage": waE2E.AudioMessage,
+    "documentMessage": waE2E.DocumentMessage,
+    "stickerMessage": waE2E.StickerMessage,
+}
+
+
+def media_message(token: dict[str, Any]) -> Any:
+    """The media `Message` a `media_token` describes, ready for `download_any`.
+
+    Raises ValueError when the token does not come from `media_token`.
+    """
+    try:
+        sub = _MEDIA_CLASSES[token["field"]](
+            URL=str(token["url"]),
+            directPath=str(token["directPath"]),
+            mimetype=str(token["mimetype"]),
+            fileLength=int(token["fileLength"]),
+            mediaKey=base64.b64decode(token["mediaKey"], validate=True),
+            fileSHA256=base64.b64decode(token["fileSha256"], validate=True),
+            fileEncSHA256=base64.b64decode(token["fileEncSha256"], validate=True),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"not a neonize media reference: {err}") from err
+    message = waE2E.Message()
+    getattr(message, token["field"]).CopyFrom(sub)
+    return message
