@@ -117,7 +117,8 @@ async def wait_drained(pool: asyncpg.Pool, tag: str, n: int, timeout_s: float = 
     started = time.monotonic()
     while True:
         done = await pool.fetchval(
-            "SELECT count(*) FROM messages WHERE message_id LIKE $1 AND status IN ('sent','delivered','read')",
+            """SELECT count(*) FROM messages
+               WHERE message_id LIKE $1 AND status IN ('sent', 'delivered', 'read')""",
             f"{tag}-%",
         )
         if done >= n:
@@ -129,7 +130,8 @@ async def wait_drained(pool: asyncpg.Pool, tag: str, n: int, timeout_s: float = 
 
 async def send_latency(pool: asyncpg.Pool, tag: str) -> dict[str, float]:
     rows = await pool.fetch(
-        "SELECT extract(epoch FROM sent_at - created_at) AS s FROM messages WHERE message_id LIKE $1",
+        """SELECT extract(epoch FROM sent_at - created_at) AS s FROM messages
+           WHERE message_id LIKE $1""",
         f"{tag}-%",
     )
     values = [float(r["s"]) for r in rows]

@@ -48,9 +48,25 @@ async def wait_mailbox(gw: Gateway, count: int, phone: str = RECIPIENT) -> list[
         box = await mailbox(gw, phone)
         return box if len(box) >= count else None
 
-    await eventually(probe)
+    try:
+        await eventually(probe, timeout_s=20)
+    except AssertionError:
+        await _explain(gw)
+        raise
     await asyncio.sleep(0.2)  # a duplicate would show up now
     return await mailbox(gw, phone)
+
+
+async def _explain(gw: Gateway) -> None:
+    """On a timeout, print where every send stands (pytest shows it with the failure)."""
+    for session in (await (await gw.api.get("/api/v1/sessions")).json())["data"]:
+        resp = await gw.api.get(f"/api/v1/sessions/{session['id']}/messages", params={"limit": 100})
+        rows = (await resp.json())["data"]
+        print(
+            session["id"],
+            session["status"],
+            [(r["messageId"], r["status"], r["attempts"], r["error_message"]) for r in rows],
+        )
 
 
 @pytest.fixture

@@ -138,7 +138,7 @@ async def test_list_and_get_messages(gw: Gateway) -> None:
 
 
 async def test_the_outbox_sweeper_republishes_a_lost_publish(gateway: StartGateway) -> None:
-    from zaphubd.db.messages import NewOutbound
+    from zaphubd.db.message_batches import NewOutbound
     from zaphubd.http import appkeys
     from zaphubd.messaging.outbox import OutboxSweeper
 

@@ -2,7 +2,7 @@
 
 Statuses only move forward (queued → processing → sent → delivered → read; failed and dlq on
 the way out). The send path writes a message and its `message.send.queued` event in one
-statement, so accepting a send costs one round trip.
+statement, batched with concurrent ones (see message_batches.py).
 """
 
 from __future__ import annotations
@@ -14,13 +14,22 @@ from typing import Any
 
 import asyncpg
 
+from zaphubd.db.coalesce import Coalescer
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRow
+from zaphubd.db.message_batches import (
+    NewOutbound,
+    ReceiptUpdate,
+    SentUpdate,
+    claim_sql,
+    enqueue_sql,
+    run_claim,
+    run_enqueue,
+    run_mark_sent,
+    run_receipts,
+)
 
 SORTABLE = frozenset({"created_at", "updated_at", "sent_at", "status", "type"})
-#: A status's rank: a receipt may only raise it (a late `delivered` never replaces `read`).
-RANK = {"queued": 0, "failed": 0, "processing": 1, "sent": 2, "delivered": 3, "read": 4}
-DONE = frozenset({"sent", "delivered", "read", "dlq"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +70,6 @@ COLUMNS = ", ".join(f.name for f in fields(MessageRow))
 
 
 @dataclass(frozen=True, slots=True)
-class NewOutbound:
-    session_id: uuid.UUID
-    message_id: str
-    type: str
-    to_jid: str
-    content: dict[str, Any]
-    metadata: dict[str, Any]
-    wa_message_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class MessageFilter:
     session_id: uuid.UUID
     status: str | None = None
@@ -92,55 +90,40 @@ class MessageFilter:
         return " AND ".join(clauses), args
 
 
-_ENQUEUE = f"""
-WITH inserted AS (
-    INSERT INTO messages (id, session_id, message_id, direction, type, to_jid, status,
-                          content, metadata, wa_message_id, queued_at)
-    VALUES ($1, $2, $3, 'outbound', $4, $5, 'queued', $6, $7, $8, now())
-    ON CONFLICT (session_id, message_id) DO NOTHING
-    RETURNING {COLUMNS}
-), event AS (
-    INSERT INTO events (session_id, event_type, event_category, payload)
-    SELECT session_id, 'message.send.queued', 'message',
-           jsonb_build_object('id', id, 'messageId', message_id, 'to', to_jid, 'type', type)
-    FROM inserted
-    RETURNING id AS event_id, payload AS event_payload, created_at AS event_created_at
-)
-SELECT inserted.*, event.* FROM inserted, event
-"""
-
-
 class MessageRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def enqueue(self, new: NewOutbound) -> tuple[MessageRow, EventRow | None]:
-        """Insert a queued send with its event; on a repeated messageId return the existing row
-        and no event (idempotent, also when two identical requests race)."""
-        record = await self._db.fetchrow(
-            _ENQUEUE,
-            uuid.uuid4(),
-            new.session_id,
-            new.message_id,
-            new.type,
-            new.to_jid,
-            new.content,
-            new.metadata,
-            new.wa_message_id,
+        enqueue, claim = enqueue_sql(COLUMNS), claim_sql(COLUMNS)
+        self._enqueue: Coalescer[NewOutbound, dict[str, Any] | None] = Coalescer(
+            lambda batch: run_enqueue(db, enqueue, batch)
         )
-        if record is not None:
-            event = EventRow(
-                record["event_id"],
-                new.session_id,
-                "message.send.queued",
-                "message",
-                record["event_payload"],
-                record["event_created_at"],
-            )
-            return MessageRow.from_record(record), event
-        existing = await self.by_client_id(new.session_id, new.message_id)
-        assert existing is not None  # the conflict proves it exists
-        return existing, None
+        self._claim: Coalescer[uuid.UUID, dict[str, Any] | None] = Coalescer(
+            lambda batch: run_claim(db, claim, batch)
+        )
+        self._mark_sent: Coalescer[SentUpdate, EventRow | None] = Coalescer(
+            lambda batch: run_mark_sent(db, batch)
+        )
+        self._receipts: Coalescer[ReceiptUpdate, list[EventRow]] = Coalescer(
+            lambda batch: run_receipts(db, batch)
+        )
+
+    async def enqueue(self, new: NewOutbound) -> tuple[MessageRow, EventRow] | None:
+        """Insert a queued send with its event (batched with concurrent accepts). None when
+        nothing was inserted: the session is missing or cannot send, or the messageId was
+        used before (idempotent, also when two identical requests race); the caller tells
+        which."""
+        record = await self._enqueue(new)
+        if record is None:
+            return None
+        event = EventRow(
+            record["event_id"],
+            new.session_id,
+            "message.send.queued",
+            "message",
+            record["event_payload"],
+            record["event_created_at"],
+        )
+        return MessageRow.from_record(record), event
 
     async def get(self, row_id: uuid.UUID) -> MessageRow | None:
         record = await self._db.fetchrow(f"SELECT {COLUMNS} FROM messages WHERE id=$1", row_id)
@@ -185,34 +168,20 @@ class MessageRepo:
         total = await self._db.fetchval(f"SELECT count(*) FROM messages WHERE {where}", *args)
         return [], int(total)
 
-    async def mark_processing(self, row_id: uuid.UUID) -> MessageRow | None:
-        """Before the hand-over: `processing`, one more attempt. None if it is done already."""
-        record = await self._db.fetchrow(
-            f"""UPDATE messages SET status='processing', processing_at=now(),
-                    attempts=attempts + 1, updated_at=now()
-                WHERE id=$1 AND status IN ('queued', 'processing', 'failed')
-                RETURNING {COLUMNS}""",
-            row_id,
-        )
-        return MessageRow.from_record(record) if record else None
+    async def claim(self, row_id: uuid.UUID) -> tuple[MessageRow, str] | None:
+        """Before a hand-over: mark the send `processing` with one more attempt, and say what
+        its status was (`processing` then means a run that died handed it over already).
+        None when it is finished, or failed for good with UNKNOWN_DELIVERY."""
+        record = await self._claim(row_id)
+        return (MessageRow.from_record(record), record["previous"]) if record else None
 
     async def mark_sent(
         self, row_id: uuid.UUID, wa_id: str, wa_timestamp: datetime
-    ) -> MessageRow | None:
-        # A receipt may have overtaken this write (it moved the row to delivered or read):
-        # keep that status, but still record when and under which id it was sent.
-        record = await self._db.fetchrow(
-            f"""UPDATE messages SET
-                    status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END,
-                    sent_at = COALESCE(sent_at, now()), wa_message_id=$2, wa_timestamp=$3,
-                    error_message=NULL, updated_at=now()
-                WHERE id=$1 AND status <> 'dlq' AND sent_at IS NULL
-                RETURNING {COLUMNS}""",
-            row_id,
-            wa_id,
-            wa_timestamp,
-        )
-        return MessageRow.from_record(record) if record else None
+    ) -> EventRow | None:
+        """Record the send and its `message.sent` event (batched); None if already recorded.
+        A receipt may have overtaken this write (moved the row to delivered or read): that
+        status stays, but when and under which id it was sent is still kept."""
+        return await self._mark_sent(SentUpdate(row_id, wa_id, wa_timestamp))
 
     async def mark_failed(self, row_id: uuid.UUID, status: str, error: str) -> MessageRow | None:
         """`failed` (will be retried, or not when delivery is unknown) or `dlq` (gave up)."""
@@ -226,24 +195,10 @@ class MessageRepo:
         )
         return MessageRow.from_record(record) if record else None
 
-    async def apply_receipt(
-        self, session_id: uuid.UUID, wa_ids: list[str], status: str, at: datetime
-    ) -> list[MessageRow]:
-        """Move outbound messages forward to `delivered` or `read`; never backwards."""
-        column = "read_at" if status == "read" else "delivered_at"
-        lower = [s for s, rank in RANK.items() if rank < RANK[status]]
-        records = await self._db.fetch(
-            f"""UPDATE messages SET status=$3, {column}=COALESCE({column}, $4), updated_at=now()
-                WHERE session_id=$1 AND direction='outbound' AND wa_message_id = ANY($2::text[])
-                  AND status = ANY($5::text[])
-                RETURNING {COLUMNS}""",
-            session_id,
-            wa_ids,
-            status,
-            at,
-            lower,
-        )
-        return [MessageRow.from_record(r) for r in records]
+    async def apply_receipt(self, receipt: ReceiptUpdate) -> list[EventRow]:
+        """Move outbound messages forward to `delivered` or `read` (never backwards) and
+        record one receipt event per message that moved (batched with concurrent ones)."""
+        return await self._receipts(receipt)
 
     async def insert_inbound(self, values: dict[str, Any]) -> MessageRow | None:
         """Store a message seen on the account once (dedupe on the WhatsApp id); None if seen."""

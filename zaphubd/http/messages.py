@@ -9,7 +9,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apigami import match_info_schema, querystring_schema, request_schema
 
-from zaphubd.db.messages import MessageFilter, MessageRow, NewOutbound
+from zaphubd.db.message_batches import CANNOT_SEND, NewOutbound
+from zaphubd.db.messages import MessageFilter, MessageRow
 from zaphubd.db.sessions import SessionRow
 from zaphubd.errors import DependencyUnavailable, NotFound, SessionNotReady, ValidationFailed
 from zaphubd.http import appkeys
@@ -36,9 +37,9 @@ from zaphubd.transport.base import MediaUnavailable, NotConnected, TransportErro
 from zaphubd.transport.events import MediaRef
 
 log = logging.getLogger("zaphubd.http.messages")
+# marshmallow builds a schema's fields when it is instantiated: once, not per request.
+SEND_SCHEMA = SendMessageSchema()
 TAG = "messages"
-#: Sessions in these statuses cannot send now or later: a send is a 409, not a queued wait.
-CANNOT_SEND = frozenset({"failed", "logged_out"})
 
 
 def message_view(row: MessageRow) -> dict[str, Any]:
@@ -81,14 +82,12 @@ def _sid(request: web.Request) -> uuid.UUID:
     return value
 
 
-async def _sendable_session(request: web.Request, session_id: uuid.UUID) -> SessionRow:
-    row = await request.app[appkeys.SESSION_COMMANDS].require(session_id)
+def _check_can_send(row: SessionRow) -> None:
     if row.status in CANNOT_SEND or row.stopped:
         raise SessionNotReady(
             f"session is {'being deleted' if row.stopped else row.status}; it cannot send "
             "(restart it first)"
         )
-    return row
 
 
 def _check_media_size(request: web.Request, body: dict[str, Any]) -> None:
@@ -117,9 +116,10 @@ async def accept_send(
         metadata=body.get("metadata", {}),
         wa_message_id=transport.new_message_id() if transport.accepts_message_id else None,
     )
-    row, event = await app[appkeys.MESSAGE_REPO].enqueue(new)
-    if event is None:
-        return ok(message_view(row), message="Message already accepted (same messageId)")
+    accepted = await app[appkeys.MESSAGE_REPO].enqueue(new)
+    if accepted is None:
+        return await _not_inserted(request, session_id, new.message_id)
+    row, event = accepted
     await app[appkeys.EVENT_SINK].notify(event)
     try:
         await app[appkeys.PUBLISHER].publish(
@@ -137,6 +137,17 @@ async def accept_send(
     return ok(data, status=201, message="Message queued")
 
 
+async def _not_inserted(
+    request: web.Request, session_id: uuid.UUID, message_id: str
+) -> web.Response:
+    """Why the accept inserted nothing: no session (404), one that cannot send (409), or a
+    messageId used before (200 with that message). The rare path pays the extra reads."""
+    existing = await request.app[appkeys.MESSAGE_REPO].by_client_id(session_id, message_id)
+    if existing is None:  # the session changed state between the two statements
+        raise SessionNotReady("the session cannot send right now; try again")
+    return ok(message_view(existing), message="Message already accepted (same messageId)")
+
+
 @documented(
     "Send a message (queued, idempotent on messageId)",
     TAG,
@@ -147,10 +158,13 @@ async def accept_send(
 @match_info_schema(SessionPathSchema)
 async def send_message(request: web.Request) -> web.Response:
     session_id = _sid(request)
-    await request.app[appkeys.SESSION_COMMANDS].require(session_id)
-    body = await parse_body(request, SendMessageSchema())
-    _check_media_size(request, body)
-    await _sendable_session(request, session_id)
+    try:
+        body = await parse_body(request, SEND_SCHEMA)
+        _check_media_size(request, body)
+    except ValidationFailed:
+        # API.md's order: an unknown session is a 404 even when the body is bad too.
+        await request.app[appkeys.SESSION_COMMANDS].require(session_id)
+        raise
     return await accept_send(request, session_id, body)
 
 
@@ -305,7 +319,7 @@ async def list_calls(request: web.Request) -> web.Response:
 async def legacy_send(request: web.Request) -> web.Response:
     q = request["querystring"]
     session_id: uuid.UUID = q["session"]
-    await _sendable_session(request, session_id)
+    _check_can_send(await request.app[appkeys.SESSION_COMMANDS].require(session_id))
     kind = q["type"]
     value: Any = (
         q["text"]

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from zaphubd.db.calls import CallRepo
+from zaphubd.db.message_batches import ReceiptUpdate
 from zaphubd.db.messages import MessageRepo, MessageRow
 from zaphubd.eventsink import EventSink
 from zaphubd.messaging.wire import from_job
@@ -98,18 +99,18 @@ class InboundHandlers:
             await self._receipt(session_id, event)
 
     async def _receipt(self, session_id: uuid.UUID, event: Receipt) -> None:
-        status = "delivered" if event.type == "delivered" else "read"
-        updated = await self._messages.apply_receipt(
-            session_id, list(event.message_ids), status, event.timestamp
+        """Messages that moved forward get their event (in the same statement); unknown ids
+        and messages already at this status or beyond have nothing new to tell."""
+        update = ReceiptUpdate(
+            session_id,
+            event.message_ids,
+            "delivered" if event.type == "delivered" else "read",
+            event.timestamp,
+            event.chat,
+            event.participant,
         )
-        by_wa_id = {row.wa_message_id: row for row in updated}
-        for wa_id in event.message_ids:
-            row = by_wa_id.get(wa_id)
-            if row is None:
-                continue  # unknown, or already at this status or beyond: nothing new to tell
-            await self._sink.emit(
-                session_id, f"message.receipt.{status}", _receipt_payload(row, event, status)
-            )
+        for row in await self._messages.apply_receipt(update):
+            await self._sink.notify(row)
 
     async def presence(self, job: Job) -> None:
         session_id, event = _decode(job)
@@ -220,17 +221,4 @@ def _about_payload(event: MessageIn) -> dict[str, Any]:
         payload["emoji"] = event.content.get("emoji", "")
     elif event.type == "edit":
         payload["text"] = event.content.get("text", "")
-    return payload
-
-
-def _receipt_payload(row: MessageRow, event: Receipt, status: str) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "messageId": row.wa_message_id,
-        "id": row.id,
-        "remoteJid": event.chat,
-        "receiptType": status,
-        "timestamp": int(event.timestamp.timestamp() * 1000),
-    }
-    if event.participant:
-        payload["participant"] = event.participant
     return payload

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from zaphubd.backoff import backoff_delay
-from zaphubd.db.messages import DONE, MessageRepo, MessageRow
+from zaphubd.db.message_batches import UNKNOWN_DELIVERY
+from zaphubd.db.messages import MessageRepo, MessageRow
 from zaphubd.eventsink import EventSink
 from zaphubd.media import MediaError
 from zaphubd.messaging.content import MediaFetcher, build_outbound
@@ -33,10 +34,6 @@ from zaphubd.transport.outbound import OutboundMessage
 log = logging.getLogger("zaphubd.messaging")
 
 InDoubtPolicy = Literal["resend", "fail"]
-UNKNOWN_DELIVERY = (
-    "delivery unknown: the daemon stopped while handing this message to WhatsApp "
-    "(ZAPHUB_INDOUBT_SENDS=fail)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,56 +69,33 @@ class MessageSender:
             await held.retry(f"{type(err).__name__}: {err}")
 
     async def _run(self, held: HeldJob, row_id: uuid.UUID, lane: LaneContext) -> None:
-        row = await self._repo.get(row_id)
-        if (
-            row is None
-            or row.status in DONE
-            or (row.status == "failed" and row.error_message == UNKNOWN_DELIVERY)
-        ):
-            await held.ack()  # deleted, or done by an earlier run: nothing to send
-            return
-        if row.status == "processing" and not await self._resolve_in_doubt(row):
-            await held.ack()
-            return
-        try:
-            outbound = await build_outbound(row, self._media, await self._targets_ours(row))
-        except MediaError as err:
-            await self._settle_failure(held, row, str(err), permanent=err.permanent)
-            return
-        await self._attempts(held, row, outbound, lane)
-
-    async def _attempts(
-        self, held: HeldJob, row: MessageRow, outbound: OutboundMessage, lane: LaneContext
-    ) -> None:
+        outbound: OutboundMessage | None = None
+        first = True
         while True:
-            client = await lane.ready()
-            current = await self._repo.mark_processing(row.id)
-            if current is None:
+            client = await lane.ready()  # waits for the connection: no attempt spent
+            claimed = await self._repo.claim(row_id)
+            if claimed is None:
+                await held.ack()  # deleted, or finished by an earlier run
+                return
+            row, previous = claimed
+            if first and previous == "processing" and not await self._resolve_in_doubt(row):
                 await held.ack()
                 return
+            first = False
             try:
-                result = await client.send(outbound, current.wa_message_id)
-            except (SendFailed, NotConnected, TransportError) as err:
-                permanent = isinstance(err, SendFailed) and err.permanent
-                if await self._settle_failure(
-                    held, current, str(err) or type(err).__name__, permanent
-                ):
+                if outbound is None:
+                    target_is_ours = await self._targets_ours(row)
+                    outbound = await build_outbound(row, self._media, target_is_ours)
+                result = await client.send(outbound, row.wa_message_id)
+            except (MediaError, TransportError) as err:
+                if await self._settle_failure(held, row, _reason(err), _is_permanent(err)):
                     return
-                await asyncio.sleep(self._retry_delay(current.attempts))
+                if not isinstance(err, NotConnected):  # lost connection: ready() waits for it
+                    await asyncio.sleep(self._retry_delay(row.attempts))
                 continue
-            sent = await self._repo.mark_sent(row.id, result.message_id, result.timestamp)
-            if sent is not None:
-                await self._sink.emit(
-                    row.session_id,
-                    "message.sent",
-                    {
-                        "id": row.id,
-                        "messageId": row.message_id,
-                        "to": row.to_jid,
-                        "wa_message_id": result.message_id,
-                        "timestamp": result.timestamp,
-                    },
-                )
+            event = await self._repo.mark_sent(row.id, result.message_id, result.timestamp)
+            if event is not None:
+                await self._sink.notify(event)
             await held.ack()
             return
 
@@ -184,3 +158,11 @@ class MessageSender:
         if not isinstance(target, str):
             return False
         return await self._repo.sent_by_us(row.session_id, target)
+
+
+def _is_permanent(err: Exception) -> bool:
+    return isinstance(err, MediaError | SendFailed) and err.permanent
+
+
+def _reason(err: Exception) -> str:
+    return str(err) or type(err).__name__
