@@ -114,6 +114,24 @@ def under_journal() -> bool:
     return (st.st_dev, st.st_ino) == (dev, ino)
 
 
+class MalformedRequests(logging.Filter):
+    """aiohttp logs an HTTP request it cannot parse (a line beyond its limits, a bad header)
+    at ERROR with a traceback. That is a client's mistake, not ours: keep one WARNING line,
+    so journals are not flooded and `-p err` stays meaningful."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        err = record.exc_info[1] if record.exc_info else None
+        if isinstance(err, HttpProcessingError) and 400 <= err.code < 500:
+            # Formatted here: the parser's message may contain '%' (it echoes the request).
+            record.msg = f"{record.getMessage()}: {err.code} {err.message}"
+            record.args = ()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = None
+        return True
+
+
 def make_formatter(fmt: str, secrets: Iterable[str] = ()) -> logging.Formatter:
     if fmt == "auto":
         fmt = "journal" if under_journal() else "text"
@@ -134,6 +152,7 @@ def configure(level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = (
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequests())
     quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(quiet)

@@ -49,3 +49,36 @@ def test_registered_secrets_are_masked_in_every_format() -> None:
     ):
         out = formatter.format(record(logging.INFO, "key=%s", "topsecret"))
         assert "topsecret" not in out and "***" in out
+
+
+def test_malformed_requests_become_one_warning_line() -> None:
+    from aiohttp.http_exceptions import LineTooLong
+
+    from zaphubd.log import MalformedRequests
+
+    try:
+        raise LineTooLong("request line", "8190")
+    except LineTooLong:
+        import sys
+
+        rec = record(logging.ERROR, "Error handling request from %s", "127.0.0.1")
+        rec.exc_info = sys.exc_info()
+    assert MalformedRequests().filter(rec)
+    line = JournalFormatter([]).format(rec)
+    assert line.startswith("<4>") and "Traceback" not in line and "\n" not in line
+
+
+def test_malformed_request_messages_with_percent_signs_still_format() -> None:
+    from aiohttp.http_exceptions import LineTooLong
+
+    from zaphubd.log import MalformedRequests
+
+    try:
+        raise LineTooLong("/x?q=100%25&r=%s%d", "8190")
+    except LineTooLong:
+        import sys
+
+        rec = record(logging.ERROR, "Error handling request from %s", "127.0.0.1")
+        rec.exc_info = sys.exc_info()
+    MalformedRequests().filter(rec)
+    assert "100%25" in TextFormatter([]).format(rec)

@@ -47,9 +47,20 @@ def setup(app: web.Application) -> None:
     app.on_startup.append(_clean_spec)
 
 
+# aiohttp's HTTP parser answers a request it cannot parse (a request line or header beyond
+# its limits) with a plain-text 400 before any handler or middleware runs.
+_PLAIN_400 = {"text/plain": {"schema": {"type": "string"}}}
+
+
 async def _clean_spec(app: web.Application) -> None:
-    """Drop what apigami adds from Swagger 2 (`produces`): it is not valid in OpenAPI 3."""
+    """Drop what apigami adds from Swagger 2 (`produces`, not valid in OpenAPI 3), and
+    document the plain-text 400 of malformed HTTP on every operation."""
     for operations in app[SWAGGER_DICT]["paths"].values():
         for operation in operations.values():
-            if isinstance(operation, dict):
-                operation.pop("produces", None)
+            if not isinstance(operation, dict):
+                continue
+            operation.pop("produces", None)
+            bad_request = operation.setdefault("responses", {}).setdefault(
+                "400", {"description": "malformed request"}
+            )
+            bad_request.setdefault("content", {}).update(_PLAIN_400)

@@ -234,7 +234,7 @@ def _safe_name(ref: MediaRef, row: MessageRow) -> str:
     (200, AckEnvelope),
     errors=(400, 404, 409),
 )
-@request_schema(PresenceSchema)
+@request_schema(PresenceSchema, required=True)
 @match_info_schema(SessionPathSchema)
 async def send_presence(request: web.Request) -> web.Response:
     session_id = _sid(request)
@@ -250,7 +250,7 @@ async def send_presence(request: web.Request) -> web.Response:
 
 
 @documented("Subscribe to a contact's presence", TAG, (200, AckEnvelope), errors=(400, 404, 409))
-@request_schema(SubscribeSchema)
+@request_schema(SubscribeSchema, required=True)
 @match_info_schema(SessionPathSchema)
 async def subscribe_presence(request: web.Request) -> web.Response:
     session_id = _sid(request)

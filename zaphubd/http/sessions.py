@@ -97,7 +97,7 @@ async def _one(request: web.Request, row: SessionRow, include_qr: bool = False) 
 
 
 @documented("Create a session", TAG, (201, SessionEnvelope), errors=(400, 429))
-@request_schema(CreateSessionSchema)
+@request_schema(CreateSessionSchema, required=True)
 async def create_session(request: web.Request) -> web.Response:
     body = request["data"]
     row = await request.app[appkeys.SESSION_COMMANDS].create(
@@ -132,7 +132,7 @@ async def get_session(request: web.Request) -> web.Response:
 
 
 @documented("Update label, webhook or config", TAG, (200, SessionEnvelope), errors=(400, 404))
-@request_schema(PatchSessionSchema)
+@request_schema(PatchSessionSchema, required=True)
 @match_info_schema(SessionPathSchema)
 async def patch_session(request: web.Request) -> web.Response:
     row = await request.app[appkeys.SESSION_COMMANDS].update(_sid(request), dict(request["data"]))
@@ -208,7 +208,7 @@ async def restart_session(request: web.Request) -> web.Response:
 @documented(
     "Log in with a pairing code instead of a QR", TAG, (200, PairEnvelope), errors=(400, 404, 409)
 )
-@request_schema(PairSchema)
+@request_schema(PairSchema, required=True)
 @match_info_schema(SessionPathSchema)
 async def pair_session(request: web.Request) -> web.Response:
     sid = _sid(request)
@@ -265,9 +265,15 @@ async def list_events(request: web.Request) -> web.Response:
     return ok(data, pagination=page(total, q["limit"], q["offset"]))
 
 
+async def stats_other_methods(request: web.Request) -> web.Response:
+    raise web.HTTPMethodNotAllowed(request.method, ["GET"])
+
+
 def setup(app: web.Application) -> None:
     base = "/api/v1/sessions"
     app.router.add_get(f"{base}/stats", stats, allow_head=False)
+    # Without this, other methods on /stats would fall through to /{id} and answer 400.
+    app.router.add_route("*", f"{base}/stats", stats_other_methods)
     app.router.add_post(base, create_session)
     app.router.add_get(base, list_sessions, allow_head=False)
     app.router.add_get(base + "/{id}", get_session, allow_head=False)
