@@ -71,7 +71,15 @@ class SimnetProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(15)
+        if self.proc:
             self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: the network vanishes without a word (no state saved on the way out)."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(15)
+        self._log.close()
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
         status, data = http_json(method, self.base + path, body)

@@ -131,8 +131,13 @@ async def accept_send(
         # The row is the outbox: the sweeper publishes it once Redis is back.
         log.warning("message %s queued in the outbox only (%s)", row.id, err)
     data = {
-        k: message_view(row)[k]
-        for k in ("id", "messageId", "status", "type", "to", "created_at", "queued_at")
+        "id": row.id,
+        "messageId": row.message_id,
+        "status": row.status,
+        "type": row.type,
+        "to": row.to_jid,
+        "created_at": row.created_at,
+        "queued_at": row.queued_at,
     }
     return ok(data, status=201, message="Message queued")
 
