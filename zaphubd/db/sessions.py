@@ -77,6 +77,8 @@ class SessionRow:
 
 
 _COLUMNS = ", ".join(f.name for f in fields(SessionRow))
+_INSERT = f"""INSERT INTO sessions (id, label, webhook_url, webhook_secret, config)
+               VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}"""
 _CAPACITY_LOCK = 0x7A617068_00000001  # pg_advisory_xact_lock key for session creation
 
 
@@ -93,13 +95,7 @@ class SessionRepo:
         config: dict[str, Any],
     ) -> SessionRow:
         record = await self._db.fetchrow(
-            f"""INSERT INTO sessions (id, label, webhook_url, webhook_secret, config)
-                VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}""",
-            session_id,
-            label,
-            webhook_url,
-            webhook_secret,
-            config,
+            _INSERT, session_id, label, webhook_url, webhook_secret, config
         )
         assert record is not None
         return SessionRow.from_record(record)
@@ -127,13 +123,7 @@ class SessionRepo:
             if active >= max_active:
                 return None
             record = await conn.fetchrow(
-                f"""INSERT INTO sessions (id, label, webhook_url, webhook_secret, config)
-                    VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}""",
-                session_id,
-                label,
-                webhook_url,
-                webhook_secret,
-                config,
+                _INSERT, session_id, label, webhook_url, webhook_secret, config
             )
         return SessionRow.from_record(record)
 
