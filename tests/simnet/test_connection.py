@@ -47,6 +47,45 @@ async def test_drop_closes_the_socket_and_the_client_does_not_reconnect(
     await client.send(hello(2), None)
 
 
+class HeldEvents(Events):
+    """Keeps its handler busy on the first inbound message until `release` is set, as a
+    daemon busy storing an event would: the end of the connection then waits in line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def __call__(self, event: TransportEvent) -> None:
+        await super().__call__(event)
+        if isinstance(event, MessageIn):
+            await self.release.wait()
+
+
+async def test_a_send_on_a_connection_that_just_ended_fails_at_once(
+    simnet: Simnet, transport: SimnetTransport
+) -> None:
+    events = HeldEvents()
+    client = transport.client(uuid.uuid4(), events)
+    await client.connect()
+    await events.next(Qr)
+    await simnet.post("/control/scan", {"device_id": str(client.session_id), "phone": ANA})
+    await events.next(Connected)
+    inbound = {"from": BEN, "to": ANA, "message": {"type": "text", "text": "hold on"}}
+    await simnet.post("/control/inbound", inbound)
+    await events.next(MessageIn)  # the handler now holds the event line
+    await simnet.post("/control/drop", {"device_id": str(client.session_id)})
+    while (await simnet.device(client.session_id))["state"] != "offline":
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)  # the socket's reader has seen the end
+    assert client.is_connected  # the end is not handled yet: it waits behind the message
+    async with asyncio.timeout(2):  # not the request timeout (5 s): nobody can answer
+        with pytest.raises(SendFailed) as failed:
+            await client.send(hello(1), None)
+    assert not failed.value.permanent  # the lane sends it again after the reconnect
+    events.release.set()
+    assert (await events.next(Disconnected)).reason == "network"
+
+
 async def test_drop_all_and_a_server_stop_close_every_socket(
     start_simnet: StartSimnet, tmp_path: Path
 ) -> None:

@@ -73,6 +73,7 @@ class Connection:
         self._acks: list[int] = []
         self._rids = itertools.count(1)
         self._reason: DisconnectReason | None = None
+        self._ended = False
         self._reader = asyncio.create_task(self._read(), name=name + "-reader")
         self._dispatcher = asyncio.create_task(self._dispatch(), name=name + "-events")
 
@@ -85,6 +86,8 @@ class Connection:
 
     async def request(self, frame: Frame, timeout_s: float) -> Frame:
         """Send a request and wait for its answer: Rejected, Lost or TimeoutError otherwise."""
+        if self._ended:  # nobody is left to answer: fail now, not at the timeout
+            raise Lost("connection lost")
         rid = next(self._rids)
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._futures[rid] = future
@@ -115,6 +118,7 @@ class Connection:
                 if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                     self._route(msg.data)
         finally:
+            self._ended = True
             for future in self._futures.values():
                 if not future.done():
                     future.set_exception(Lost("connection lost"))
