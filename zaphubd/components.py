@@ -2,8 +2,9 @@
 
 Each context opens its resources before `yield` and closes them after; aiohttp runs them in
 the order `daemon.build_app` lists them and tears them down in reverse, only those that
-started. Postgres (then migrations) → Redis → sessions → messaging → workers: the workers
-(queue consumers, recovery, outbox) stop first, then lanes, then the sockets.
+started. Postgres (then migrations) → Redis → sessions → messaging → webhooks → workers: the
+workers (queue consumers, recovery, outbox) stop first, then webhook lanes, send lanes, and
+the sockets.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from zaphubd.sessions.transitions import Transitions
 from zaphubd.sessions.workers import CLOSE_SPEC, INIT_SPEC, SessionWorkers
 from zaphubd.tasks import TaskGroup
 from zaphubd.transport.factory import build_transport
+from zaphubd.webhooks import assembly as webhooks
 
 log = logging.getLogger("zaphubd")
 
@@ -103,7 +105,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     """The transport and the session engine; closes every socket (no logout) at exit."""
     settings = app[appkeys.SETTINGS]
-    transport = build_transport(settings)
+    transport = build_transport(settings, app[appkeys.METRICS].registry)
     await transport.start()
     repo = SessionRepo(app[appkeys.DB])
     sink = EventSink(EventRepo(app[appkeys.DB]))
@@ -181,6 +183,40 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         await http.close()
 
 
+async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Deliveries of every event to the sessions' webhook URLs, and the dispatcher's queue."""
+    sink, commands = app[appkeys.EVENT_SINK], app[appkeys.SESSION_COMMANDS]
+    services = webhooks.Services(
+        app[appkeys.DB],
+        app[appkeys.REDIS],
+        app[appkeys.PUBLISHER],
+        sink,
+        app[appkeys.SESSION_REPO],
+        app[appkeys.METRICS].registry,
+    )
+    hooks = webhooks.build(app[appkeys.SETTINGS], services)
+    sink.subscribe(hooks.listener)
+    commands.on_change(hooks.targets.invalidate)
+    commands.check_webhook_urls_with(hooks.policy.check)
+    app[appkeys.WEBHOOKS] = hooks.commands
+    dispatcher = hooks.dispatcher
+    app[QUEUES].append(
+        QueueBinding(hooks.spec, dispatcher.handle, dispatcher.on_dead, dispatcher.bind)
+    )
+    tasks = TaskGroup("webhooks")
+    tasks.spawn(hooks.sweeper.run(), "sweeper")
+
+    async def drain(_: web.Application) -> None:
+        await hooks.drain()
+
+    app.on_shutdown.append(drain)  # before any cleanup context: the consumers still run
+    try:
+        yield
+    finally:
+        await tasks.cancel_all()
+        await hooks.close()
+
+
 async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """Queue consumers, recovery and the outbox sweeper; stopped before what they drive."""
     settings = app[appkeys.SETTINGS]
@@ -196,7 +232,12 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         interval_s=settings.session_lease_ttl_s / 2,
     )
     outbox = OutboxSweeper(
-        app[appkeys.MESSAGE_REPO], app[appkeys.PUBLISHER], app[appkeys.REDIS], app[appkeys.LANES]
+        app[appkeys.MESSAGE_REPO],
+        app[appkeys.PUBLISHER],
+        app[appkeys.REDIS],
+        app[appkeys.LANES],
+        grace_s=settings.outbox_grace_s,
+        interval_s=settings.outbox_grace_s / 3,
     )
     tasks.spawn(recovery.run(), "recovery")
     tasks.spawn(outbox.run(), "outbox")
@@ -229,5 +270,6 @@ CONTEXTS: tuple[Callable[[web.Application], AsyncIterator[None]], ...] = (
     redis_ctx,
     sessions_ctx,
     messaging_ctx,
+    webhooks_ctx,
     workers_ctx,
 )

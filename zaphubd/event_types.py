@@ -141,25 +141,21 @@ _ALL = (
         from_="jid",
         chatId="jid",
     ),
-    _event(
-        "message.receipt.delivered",
-        "a message we sent reached the recipient's device",
-        messageId="string",
-        id="uuid?",
-        remoteJid="jid",
-        participant="jid?",
-        receiptType="string",
-        timestamp="integer",
-    ),
-    _event(
-        "message.receipt.read",
-        "a message we sent was read",
-        messageId="string",
-        id="uuid?",
-        remoteJid="jid",
-        participant="jid?",
-        receiptType="string",
-        timestamp="integer",
+    *(
+        _event(
+            f"message.receipt.{kind}",
+            text,
+            messageId="string",
+            id="uuid?",
+            remoteJid="jid",
+            participant="jid?",
+            receiptType="string",
+            timestamp="integer",
+        )
+        for kind, text in (
+            ("delivered", "a message we sent reached the recipient's device"),
+            ("read", "a message we sent was read"),
+        )
     ),
     # Presence
     _event(
@@ -223,6 +219,40 @@ _ALL = (
     ),
     _event(
         "group.joined", "this account joined a group", groupId="jid", subject="string?", by="jid?"
+    ),
+    # Webhooks: recorded in the events API, never delivered to webhooks themselves (a delivery
+    # about a delivery would beget another one without end).
+    _event(
+        "webhook.delivery.queued",
+        "a delivery was queued by hand (POST /sessions/:id/webhook/retry); automatic deliveries "
+        "are listed by GET /sessions/:id/webhook/events instead",
+        deliveryId="string",
+        event="string",
+        url="string",
+        reason="string",
+    ),
+    _event(
+        "webhook.delivered",
+        "a delivery attempt was answered with a 2xx",
+        deliveryId="string",
+        event="string",
+        url="string",
+        attempt="integer",
+        statusCode="integer",
+        latencyMs="integer",
+    ),
+    _event(
+        "webhook.failed",
+        "a delivery attempt failed; willRetry says whether another attempt follows",
+        deliveryId="string",
+        event="string",
+        url="string?",
+        attempt="integer",
+        statusCode="integer?",
+        latencyMs="integer",
+        error="string",
+        willRetry="boolean",
+        nextAttemptAt="datetime?",
     ),
 )
 

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     startup_timeout_s: float = Field(30.0, ge=0, le=3600)
     shutdown_timeout_s: float = Field(25.0, gt=0, le=3600)
     queue_visibility_timeout_s: float = Field(60.0, ge=1, le=86_400)
+    outbox_grace_s: float = Field(30.0, ge=0.5, le=3600)
     session_lease_ttl_s: float = Field(30.0, ge=3, le=3600)
     reconnect_base_s: float = Field(5.0, gt=0, le=3600)
     reconnect_cap_s: float = Field(300.0, gt=0, le=86_400)

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
 
 log = logging.getLogger("zaphubd.tasks")
+#: How long to wait for a cancelled task before cancelling it again (see cancel_and_wait).
+RECANCEL_S = 1.0
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait until it has ended, cancelling again while it goes on.
+
+    On Python 3.11, asyncio.wait_for can swallow a cancellation that arrives just as the
+    future it waits on completes (fixed in 3.12). redis-py sends every command through
+    wait_for, so a loop cancelled in the middle of a command may carry on as if nothing
+    happened, and a plain `await task` after `cancel()` then waits forever.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=RECANCEL_S)
 
 
 class TaskGroup:
@@ -40,11 +54,8 @@ class TaskGroup:
 
     async def cancel(self, name: str) -> None:
         task = self._tasks.pop(name, None)
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        if task is not None:
+            await cancel_and_wait(task)  # its error, if any, is logged by _report
 
     async def cancel_all(self) -> None:
         for name in list(self._tasks):

@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 from aiohttp_apigami import validation_middleware
 
-from zaphubd.http import appkeys, docs, health, messages, prometheus, sessions
+from zaphubd.http import appkeys, docs, health, messages, prometheus, sessions, webhooks
 from zaphubd.http.middlewares import error_middleware, make_access_middleware, make_auth_middleware
 from zaphubd.metrics import Metrics
 from zaphubd.settings import Settings
@@ -32,5 +32,6 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     prometheus.setup(app)
     sessions.setup(app)
     messages.setup(app)
+    webhooks.setup(app)
     docs.setup(app)
     return app

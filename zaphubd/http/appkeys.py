@@ -20,6 +20,7 @@ from zaphubd.sessions.manager import SessionManager
 from zaphubd.sessions.transitions import Transitions
 from zaphubd.settings import Settings
 from zaphubd.transport.base import Transport
+from zaphubd.webhooks.commands import WebhookCommands
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -38,3 +39,4 @@ SESSION_COMMANDS = web.AppKey("session_commands", SessionCommands)
 MESSAGE_REPO = web.AppKey("message_repo", MessageRepo)
 CALL_REPO = web.AppKey("call_repo", CallRepo)
 LANES = web.AppKey("lanes", SendLanes)
+WEBHOOKS = web.AppKey("webhooks", WebhookCommands)

@@ -64,8 +64,6 @@ def _check_base64(value: str) -> None:
         raise ma.ValidationError("not valid base64", "data") from None
 
 
-
-
 def _caption() -> ma.fields.String:
     return ma.fields.String(validate=ma.validate.Length(max=4096))
 

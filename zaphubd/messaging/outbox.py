@@ -9,15 +9,14 @@ are harmless: a lane takes each message once and a finished row is not sent agai
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import redis.asyncio as aioredis
 
 from zaphubd.db.messages import MessageRepo
-from zaphubd.errors import DependencyUnavailable
 from zaphubd.queue import keys, queue_counts
 from zaphubd.queue.producer import Publisher
+from zaphubd.queue.sweep import sweep_forever
 from zaphubd.sessions.lanes import SendLanes
 
 log = logging.getLogger("zaphubd.messaging.outbox")
@@ -43,15 +42,7 @@ class OutboxSweeper:
         self._interval_s = interval_s
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                republished = await self.sweep_once()
-            except DependencyUnavailable as err:
-                log.warning("outbox sweep skipped: %s", err)
-                continue
-            if republished:
-                log.warning("outbox: re-published %d send(s) that had no queue entry", republished)
+        await sweep_forever(self.sweep_once, interval_s=self._interval_s, what="outbox", log=log)
 
     async def sweep_once(self) -> int:
         counts = (await queue_counts(self._redis, [keys.MESSAGE_SEND]))[keys.MESSAGE_SEND]

@@ -7,6 +7,7 @@ DependencyUnavailable, so the client gets a 503 and nothing is acknowledged and 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from zaphubd.db.sessions import SessionRepo, SessionRow
@@ -15,6 +16,11 @@ from zaphubd.queue import keys
 from zaphubd.queue.producer import Publisher
 from zaphubd.sessions.manager import SessionManager
 from zaphubd.sessions.transitions import Transitions
+
+#: Called with a session id after its row changed through these commands (cache invalidation).
+ChangeHook = Callable[[uuid.UUID], None]
+#: Vets a webhook URL before it is stored; raises an ApiError (a 400) to refuse it.
+UrlCheck = Callable[[str], Awaitable[None]]
 
 
 class SessionCommands:
@@ -29,6 +35,16 @@ class SessionCommands:
         self._publisher = publisher
         self._transitions = transitions
         self._manager = manager
+        self._change_hooks: list[ChangeHook] = []
+        self._url_check: UrlCheck | None = None
+
+    def on_change(self, hook: ChangeHook) -> None:
+        """Call `hook(session_id)` after a session is updated or deleted."""
+        self._change_hooks.append(hook)
+
+    def check_webhook_urls_with(self, check: UrlCheck) -> None:
+        """Vet every webhook_url set by create or update with `check` (the SSRF rules)."""
+        self._url_check = check
 
     async def require(self, session_id: uuid.UUID) -> SessionRow:
         row = await self._repo.get(session_id)
@@ -43,6 +59,7 @@ class SessionCommands:
         webhook_secret: str | None,
         config: dict[str, Any],
     ) -> SessionRow:
+        await self._check_webhook_url(webhook_url)
         session_id = uuid.uuid4()
         max_active = self._manager.max_sessions
         row = await self._repo.create_within_capacity(
@@ -63,6 +80,7 @@ class SessionCommands:
 
     async def update(self, session_id: uuid.UUID, changes: dict[str, Any]) -> SessionRow:
         await self.require(session_id)
+        await self._check_webhook_url(changes.get("webhook_url"))
         config = changes.pop("config", None)
         if config:
             await self._repo.merge_config(session_id, config)
@@ -74,6 +92,7 @@ class SessionCommands:
         if row is None:
             raise NotFound(f"session {session_id} not found")
         self._manager.reload_config(session_id, row.config)
+        self._changed(session_id)
         return row
 
     async def restart(self, session_id: uuid.UUID) -> SessionRow:
@@ -92,6 +111,16 @@ class SessionCommands:
         except DependencyUnavailable:
             await self._repo.update(session_id, stopped=row.stopped)
             raise
+        finally:
+            self._changed(session_id)
+
+    async def _check_webhook_url(self, url: str | None) -> None:
+        if url is not None and self._url_check is not None:
+            await self._url_check(url)
+
+    def _changed(self, session_id: uuid.UUID) -> None:
+        for hook in self._change_hooks:
+            hook(session_id)
 
     async def _enqueue_init(self, session_id: uuid.UUID, action: str) -> None:
         await self._publisher.publish(

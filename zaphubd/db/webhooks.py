@@ -1,0 +1,229 @@
+"""The webhook_deliveries table: one row per delivery, updated by each of its attempts.
+
+Writes on the delivery path come in batches (`insert_many`, `record_attempts`): one statement
+for many deliveries, so a burst of events costs a few round trips rather than one each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from zaphubd.db.database import Database
+from zaphubd.db.events import EventRow
+
+STATUSES = ("queued", "delivered", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    id: uuid.UUID
+    session_id: uuid.UUID
+    event: str
+    url: str
+    body: dict[str, Any]
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    last_latency_ms: int | None
+    created_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> DeliveryRow:
+        return cls(**{f.name: record[f.name] for f in fields(cls)})
+
+
+_COLUMNS = ", ".join(f.name for f in fields(DeliveryRow))
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    id: uuid.UUID
+    session_id: uuid.UUID
+    event: str
+    url: str
+    #: The envelope as JSON text, exactly as stored in `body`.
+    body_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt's outcome, and the webhook.* event that reports it."""
+
+    delivery_id: uuid.UUID
+    #: queued (another attempt follows), delivered or failed.
+    status: str
+    #: The URL the attempt went to; None keeps the stored one (no URL to try).
+    url: str | None
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    next_attempt_at: datetime | None
+    event_type: str
+    #: The event's payload as JSON text, without `attempt` (the row's count is added).
+    payload_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    session_id: uuid.UUID
+    status: str | None = None
+    event: str | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = ["session_id=$1"]
+        args: list[Any] = [self.session_id]
+        for column, value in (("status", self.status), ("event", self.event)):
+            if value is not None:
+                args.append(value)
+                clauses.append(f"{column}=${len(args)}")
+        return " AND ".join(clauses), args
+
+
+_INSERT = """
+INSERT INTO webhook_deliveries (id, session_id, event, url, body, next_attempt_at)
+SELECT id, session_id, event, url, body::jsonb, now()
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
+    AS t(id, session_id, event, url, body)
+"""
+
+# The attempts' updates and their events in one statement. Events are written only for rows
+# that still exist: a session deleted meanwhile took its deliveries (and events) with it.
+_RECORD = """
+WITH outcome AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[],
+                         $7::timestamptz[], $8::text[], $9::text[])
+        AS o(id, status, url, status_code, latency_ms, error, next_attempt_at, event_type,
+             payload)
+), updated AS (
+    UPDATE webhook_deliveries d SET
+        status = o.status,
+        url = COALESCE(o.url, d.url),
+        attempts = d.attempts + 1,
+        last_status_code = o.status_code,
+        last_latency_ms = o.latency_ms,
+        last_error = o.error,
+        next_attempt_at = o.next_attempt_at,
+        delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END,
+        updated_at = now()
+    FROM outcome o WHERE d.id = o.id
+    RETURNING d.id, d.session_id, d.attempts
+)
+INSERT INTO events (session_id, event_type, event_category, payload)
+SELECT u.session_id, o.event_type, 'webhook',
+       o.payload::jsonb || jsonb_build_object('attempt', u.attempts)
+FROM updated u JOIN outcome o ON o.id = u.id
+RETURNING id, session_id, event_type, event_category, payload, created_at
+"""
+
+
+class WebhookRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert_many(self, deliveries: Sequence[NewDelivery]) -> None:
+        """Create queued deliveries, due now."""
+        columns = zip(
+            *((d.id, d.session_id, d.event, d.url, d.body_json) for d in deliveries), strict=True
+        )
+        await self._db.execute(_INSERT, *(list(c) for c in columns))
+
+    async def record_attempts(self, records: Sequence[AttemptRecord]) -> list[EventRow]:
+        """Apply attempts to their deliveries; return the webhook.* events written for them."""
+        values = (
+            (
+                r.delivery_id,
+                r.status,
+                r.url,
+                r.status_code,
+                r.latency_ms,
+                r.error,
+                r.next_attempt_at,
+                r.event_type,
+                r.payload_json,
+            )
+            for r in records
+        )
+        columns = [list(c) for c in zip(*values, strict=True)]
+        return [EventRow.from_record(r) for r in await self._db.fetch(_RECORD, *columns)]
+
+    async def get(self, session_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryRow | None:
+        record = await self._db.fetchrow(
+            f"SELECT {_COLUMNS} FROM webhook_deliveries WHERE id=$1 AND session_id=$2",
+            delivery_id,
+            session_id,
+        )
+        return DeliveryRow.from_record(record) if record else None
+
+    async def requeue(self, session_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryRow | None:
+        """Queue a delivery again (by hand), whatever its status; None if it does not exist."""
+        record = await self._db.fetchrow(
+            f"""UPDATE webhook_deliveries
+                SET status='queued', next_attempt_at=now(), delivered_at=NULL, updated_at=now()
+                WHERE id=$1 AND session_id=$2 RETURNING {_COLUMNS}""",
+            delivery_id,
+            session_id,
+        )
+        return DeliveryRow.from_record(record) if record else None
+
+    async def postpone(self, delivery_id: uuid.UUID, until: datetime) -> None:
+        """Move a queued delivery's due time (it was put back unattempted)."""
+        await self._db.execute(
+            """UPDATE webhook_deliveries SET next_attempt_at=$2, updated_at=now()
+               WHERE id=$1 AND status='queued'""",
+            delivery_id,
+            until,
+        )
+
+    async def mark_failed(self, delivery_id: uuid.UUID, reason: str) -> None:
+        """Give up on a delivery whose job could not run (it stays retryable by hand)."""
+        await self._db.execute(
+            """UPDATE webhook_deliveries
+               SET status='failed', last_error=$2, next_attempt_at=NULL, updated_at=now()
+               WHERE id=$1""",
+            delivery_id,
+            reason[:2000],
+        )
+
+    async def claim_overdue(self, grace_s: float, limit: int) -> list[DeliveryRow]:
+        """Queued deliveries more than `grace_s` overdue, oldest first, made due now (so the
+        next sweep, here or on another daemon, leaves them alone for another grace)."""
+        records = await self._db.fetch(
+            f"""UPDATE webhook_deliveries SET next_attempt_at=now(), updated_at=now()
+                WHERE id IN (
+                    SELECT id FROM webhook_deliveries
+                    WHERE status='queued' AND next_attempt_at < now() - make_interval(secs => $1)
+                    ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                RETURNING {_COLUMNS}""",
+            grace_s,
+            limit,
+        )
+        return [DeliveryRow.from_record(r) for r in records]
+
+    async def list_page(
+        self, filt: DeliveryFilter, limit: int, offset: int
+    ) -> tuple[list[DeliveryRow], int]:
+        where, args = filt.where()
+        n = len(args)
+        records = await self._db.fetch(
+            f"""SELECT {_COLUMNS}, count(*) OVER () AS total FROM webhook_deliveries
+                WHERE {where} ORDER BY created_at DESC, id DESC
+                LIMIT ${n + 1} OFFSET ${n + 2}""",
+            *args,
+            limit,
+            offset,
+        )
+        if records:
+            return [DeliveryRow.from_record(r) for r in records], int(records[0]["total"])
+        total = await self._db.fetchval(
+            f"SELECT count(*) FROM webhook_deliveries WHERE {where}", *args
+        )
+        return [], int(total)

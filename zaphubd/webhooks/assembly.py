@@ -1,0 +1,109 @@
+"""The webhook parts wired together; the composition root (and the benchmark) builds them here.
+
+`build` must run inside the event loop (it opens the shared ClientSession); `close` releases
+what it opened, after the queue consumer has stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from zaphubd.db.database import Database
+from zaphubd.db.sessions import SessionRepo
+from zaphubd.db.webhooks import WebhookRepo
+from zaphubd.eventsink import EventSink
+from zaphubd.queue.consumer import QueueSpec
+from zaphubd.queue.producer import Publisher
+from zaphubd.settings import Settings
+from zaphubd.webhooks.commands import WebhookCommands
+from zaphubd.webhooks.dispatcher import Dispatcher, DispatcherParts, delivery_spec
+from zaphubd.webhooks.hosts import HostLanes, LaneLimits
+from zaphubd.webhooks.listener import WebhookListener
+from zaphubd.webhooks.metrics import WebhookMetrics
+from zaphubd.webhooks.queueing import DeliveryQueue
+from zaphubd.webhooks.recorder import AttemptRecorder
+from zaphubd.webhooks.sender import WebhookSender, open_http
+from zaphubd.webhooks.settling import RetryPolicy, Settler
+from zaphubd.webhooks.sweeper import DeliverySweeper
+from zaphubd.webhooks.targets import Targets
+from zaphubd.webhooks.urlpolicy import WebhookUrlPolicy
+
+#: How long attempts in flight may take to finish when the daemon stops.
+DRAIN_GRACE_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the webhook parts use from the rest of the daemon."""
+
+    db: Database
+    redis: aioredis.Redis
+    publisher: Publisher
+    sink: EventSink
+    sessions: SessionRepo
+    registry: CollectorRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class Webhooks:
+    listener: WebhookListener
+    dispatcher: Dispatcher
+    spec: QueueSpec
+    commands: WebhookCommands
+    sweeper: DeliverySweeper
+    targets: Targets
+    policy: WebhookUrlPolicy
+    metrics: WebhookMetrics
+    #: What `close` releases, in order.
+    resources: tuple[HostLanes, Settler, DeliveryQueue, aiohttp.ClientSession]
+
+    async def drain(self, grace_s: float = DRAIN_GRACE_S) -> None:
+        """Start no more attempts; let those in flight finish and be recorded and settled.
+
+        Runs before the queue consumer stops (aiohttp's on_shutdown), so every outcome is
+        acknowledged while the consumer still flushes; what is cut short runs again later.
+        """
+        lanes, settler = self.resources[:2]
+        await lanes.close(grace_s)
+        await settler.close()
+
+    async def close(self) -> None:
+        """Cancel what is left (its jobs run again later), finish writes, close HTTP."""
+        lanes, settler, deliveries, http = self.resources
+        await lanes.close()
+        await settler.close()
+        await deliveries.close()
+        await http.close()
+
+
+def build(settings: Settings, services: Services, limits: LaneLimits | None = None) -> Webhooks:
+    limits = limits or LaneLimits()
+    timeout_s = settings.webhook_timeout_ms / 1000
+    allow_private = settings.webhook_allow_private
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    repo, targets = WebhookRepo(services.db), Targets(services.sessions, secret)
+    http = open_http(allow_private=allow_private, timeout_s=timeout_s, per_host=limits.per_host)
+    sender = WebhookSender(http, timeout_s=timeout_s, allow_private=allow_private)
+    deliveries = DeliveryQueue(repo, services.publisher)
+    recorder, lanes = AttemptRecorder(repo, services.sink), HostLanes(limits)
+    metrics = WebhookMetrics(services.registry)
+    metrics.held.set_function(lambda: lanes.held)
+    policy = WebhookUrlPolicy(allow_private=allow_private)
+    retries = RetryPolicy(settings.webhook_max_retries, settings.webhook_backoff_base_ms / 1000)
+    settler = Settler(recorder, metrics, retries)
+    dispatcher = Dispatcher(DispatcherParts(targets, sender, lanes, settler, repo, metrics))
+    return Webhooks(
+        listener=WebhookListener(targets, deliveries),
+        dispatcher=dispatcher,
+        spec=delivery_spec(settings),
+        commands=WebhookCommands(repo, deliveries, sender, targets, policy, services.sink),
+        sweeper=DeliverySweeper(repo, deliveries, services.redis, grace_s=5 * timeout_s + 60),
+        targets=targets,
+        policy=policy,
+        metrics=metrics,
+        resources=(lanes, settler, deliveries, http),
+    )
