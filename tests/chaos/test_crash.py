@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.chaos.report import outcome, report
 from tests.daemon_process import DaemonProcess
 from tests.simnet_process import SimnetProcess, http_json, wait_until
 
@@ -138,6 +139,11 @@ def test_a_crash_mid_burst_loses_nothing_and_sends_nothing_twice(
         assert len(acked) == TOTAL, f"{TOTAL - len(acked)} posts still unanswered after the restart"
         wait_until(lambda: len(delivered(simnet)) == TOTAL, timeout_s=60)
         counts = delivered(simnet)
+        report(
+            f"daemon {stop.name} mid-burst",
+            acked_before_stop=len(acked_before),
+            **outcome([f"crash-{n}" for n in acked], counts),
+        )
         lost = [n for n in acked_before if counts[f"crash-{n}"] == 0]
         twice = {text: c for text, c in counts.items() if c > 1}
         assert lost == [] and twice == {}, f"lost {lost}, duplicated {twice}"

@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.chaos.report import outcome, report
 from tests.chaos.test_crash import pair
 from tests.daemon_process import DaemonProcess
 from tests.services import localservices
@@ -118,9 +119,13 @@ def delivered(simnet: SimnetProcess) -> Counter[str]:
     return Counter(m["content"]["text"] for m in box)
 
 
-def assert_delivered_once(simnet: SimnetProcess, acked: dict[int, int]) -> None:
+def assert_delivered_once(
+    simnet: SimnetProcess, acked: dict[int, int], fault: str, statuses: Counter[int]
+) -> None:
     wait_until(lambda: len(delivered(simnet)) >= len(acked), timeout_s=90)
     counts = delivered(simnet)
+    answers = ",".join(f"{code or 'none'}:{n}" for code, n in sorted(statuses.items()))
+    report(fault, answers=answers, **outcome([f"outage-{n}" for n in acked], counts))
     lost = [n for n in acked if counts[f"outage-{n}"] == 0]
     twice = {text: c for text, c in counts.items() if c > 1}
     assert lost == [] and twice == {}, f"lost {lost}, duplicated {twice}"
@@ -149,7 +154,7 @@ def test_redis_restart_mid_burst(private: Private, simnet: SimnetProcess, tmp_pa
         assert statuses[500] == 0, statuses
         assert set(statuses) <= {0, 200, 201, 503}, statuses
         assert len(acked) == TOTAL
-        assert_delivered_once(simnet, acked)
+        assert_delivered_once(simnet, acked, "Redis restarted mid-burst", statuses)
     finally:
         daemon.stop()
     assert "unhandled error" not in daemon.logs()
@@ -176,7 +181,7 @@ def test_postgres_restart_mid_burst(
         assert statuses[500] == 0, statuses
         assert statuses[503] > 0, f"the outage was not seen: {statuses}"
         assert len(acked) == TOTAL
-        assert_delivered_once(simnet, acked)
+        assert_delivered_once(simnet, acked, "Postgres restarted mid-burst", statuses)
     finally:
         daemon.stop()
     assert "unhandled error" not in daemon.logs()
@@ -200,7 +205,7 @@ def test_simnet_killed_and_restarted(private: Private, tmp_path: Path) -> None:
         assert len(acked) == TOTAL and statuses[500] == 0
         time.sleep(2)
         net = SimnetProcess(tmp_path / "simnet2.log", state=state, port=net.port).start()
-        assert_delivered_once(net, acked)
+        assert_delivered_once(net, acked, "simnet killed, restarted 2 s later", statuses)
         events = http_json(
             "GET",
             f"{daemon.url}/api/v1/sessions/{sid}/events?event_type=session.reconnecting&limit=50",

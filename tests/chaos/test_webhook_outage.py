@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from tests.chaos.report import report
 from tests.chaos.test_crash import pair
 from tests.daemon_process import DaemonProcess
 from tests.services import localservices
@@ -134,6 +136,16 @@ def test_every_event_reaches_a_receiver_that_was_down(
     finally:
         daemon.stop()
     during = [d for d in items if d["attempts"] > 1]
+    arrivals = Counter(envelope["deliveryId"] for envelope in receiver.got)
+    report(
+        f"webhook receiver down {outage_s:g} s",
+        deliveries=len(items),
+        retried=len(during),
+        delivered=sum(1 for d in items if arrivals[d["delivery_id"]] >= 1),
+        lost=sum(1 for d in items if arrivals[d["delivery_id"]] == 0),
+        received_twice=sum(1 for c in arrivals.values() if c > 1),
+        failed_attempts_recorded=failed_attempts,
+    )
     assert len(during) >= 20, "the outage did not make deliveries retry"
     assert all(d["status"] == "delivered" for d in items)
     received = {envelope["deliveryId"] for envelope in receiver.got}
