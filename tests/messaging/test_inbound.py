@@ -214,3 +214,16 @@ async def test_group_changes_become_events(account: tuple[Gateway, str]) -> None
     assert added["groupId"] == group and "5511944440000@s.whatsapp.net" in added["participants"]
     update = (await events_of(gw, sid, "group.update"))[0]["payload"]
     assert update["subject"] == "Team"
+
+
+async def test_nul_characters_from_the_network_do_not_block_the_inbound_line(
+    account: tuple[Gateway, str],
+) -> None:
+    """Anyone can send a business a message; Postgres stores no U+0000 in text or jsonb."""
+    gw, sid = account
+    await inbound(gw, {"type": "text", "text": "a\x00b"}, id="NUL1", push_name="x\x00y")
+    await inbound(gw, {"type": "text", "text": "after"}, id="NUL2")
+    await events_of(gw, sid, "message.received", 2)
+    rows = await listed(gw, sid, direction="inbound", sortOrder="asc")
+    assert [r["messageId"] for r in rows] == ["NUL1", "NUL2"]
+    assert rows[0]["content"] == {"text": "a\ufffdb"}  # shown as U+FFFD, like any bad character

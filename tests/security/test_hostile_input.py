@@ -112,6 +112,37 @@ async def test_bodies_over_the_limit_are_413_on_every_write_route(gateway: Start
         assert (await resp.json())["error"]["type"] == "PayloadTooLargeError"
 
 
+async def test_nul_characters_are_400_in_bodies_queries_and_paths(gateway: StartGateway) -> None:
+    """Postgres cannot store U+0000 in text or jsonb: it must be a client error, not a 500."""
+    gw = await gateway()
+    sid = (await gw.connect("5511966660001"))["id"]
+    base = "/api/v1/sessions"
+    to = "5511966660002"
+    attempts: list[tuple[str, str, Any, dict[str, str] | None]] = [
+        ("POST", base, {"label": "a\x00b"}, None),
+        ("PATCH", f"{base}/{sid}", {"label": "x", "config": {"webhookEvents": ["x\x00"]}}, None),
+        ("POST", f"{base}/{sid}/messages", {"messageId": "n1", "to": to, "text": "\x00"}, None),
+        (
+            "POST",
+            f"{base}/{sid}/messages",
+            {"messageId": "n2", "to": to, "text": "t", "metadata": {"k\x00": 1}},
+            None,
+        ),
+        ("GET", f"{base}/{sid}/messages/abc%00def", None, None),
+        ("GET", "/baileys/send-message", None, {"session": sid, "to": to, "text": "a\x00"}),
+    ]
+    for method, path, body, params in attempts:
+        resp = await gw.api.request(method, path, json=body, params=params)
+        assert resp.status == 400, (method, path, body, params, resp.status, await resp.text())
+        error = (await resp.json())["error"]
+        assert error["type"] == "ValidationError" and "NUL" in error["message"], error
+    # A backslash followed by "u0000" is ordinary text, not a NUL.
+    ok = await gw.api.post(
+        f"{base}/{sid}/messages", json={"messageId": "n3", "to": to, "text": "C:\\u0000"}
+    )
+    assert ok.status == 201, await ok.text()
+
+
 async def test_huge_query_strings_and_headers_are_4xx(gateway: StartGateway) -> None:
     gw = await gateway()
     long_query = await gw.api.get("/api/v1/sessions", params={"status": "x" * 20_000})

@@ -2,7 +2,9 @@
 
 Replaces webargs' aiohttp parser: bodies are decoded with orjson (which also refuses absurd
 nesting), a body that is not JSON is a 400, and every validation failure becomes
-`ValidationFailed` with `details` keyed by dotted field path.
+`ValidationFailed` with `details` keyed by dotted field path. NUL characters are refused in
+bodies, query strings and paths alike: Postgres can store U+0000 neither in text nor in jsonb,
+and no WhatsApp content needs one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from webargs.aiohttpparser import AIOHTTPParser
 from zaphubd.errors import ValidationFailed
 
 _LOCATION_NAMES = {"json": "body", "querystring": "query", "match_info": "path"}
+NUL_REFUSED = "text may not contain NUL characters (U+0000)"
 
 
 class ApiParser(AIOHTTPParser):
@@ -30,9 +33,23 @@ class ApiParser(AIOHTTPParser):
             raise ValidationFailed("Content-Type must be application/json")
         raw = await req.read()
         try:
-            return orjson.loads(raw)
+            data = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
             raise ValidationFailed(f"malformed JSON body: {err}") from None
+        # JSON can carry a NUL only escaped, so most bodies are cleared without a walk.
+        if b"\\u0000" in raw and _holds_nul(data):
+            raise ValidationFailed(NUL_REFUSED, {"body": [NUL_REFUSED]})
+        return data
+
+    def load_querystring(self, req: web.Request, schema: ma.Schema) -> Any:
+        if any("\x00" in key or "\x00" in value for key, value in req.query.items()):
+            raise ValidationFailed(NUL_REFUSED, {"query": [NUL_REFUSED]})
+        return super().load_querystring(req, schema)
+
+    def load_match_info(self, req: web.Request, schema: ma.Schema) -> Any:
+        if any("\x00" in value for value in req.match_info.values()):
+            raise ValidationFailed(NUL_REFUSED, {"path": [NUL_REFUSED]})
+        return super().load_match_info(req, schema)
 
     def handle_error(
         self,
@@ -45,6 +62,23 @@ class ApiParser(AIOHTTPParser):
     ) -> NoReturn:
         details = flatten_errors(error.messages)
         raise ValidationFailed(describe(details), details)
+
+
+def _holds_nul(data: Any) -> bool:
+    """Whether any string (value or key) in decoded JSON contains U+0000; iterative, as
+    orjson allows nesting deeper than Python's recursion limit."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _is_json(content_type: str) -> bool:

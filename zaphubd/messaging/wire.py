@@ -1,4 +1,9 @@
-"""Normalised transport events as queue job data, and back."""
+"""Normalised transport events as queue job data, and back.
+
+Anything a contact sends can hold U+0000, which Postgres stores neither in text nor in jsonb:
+a message carrying one would fail every attempt and never be stored. Rebuilt events show it
+as U+FFFD instead, the character that stands for any other undecodable one.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ def to_job(session_id: uuid.UUID, event: Traffic) -> dict[str, Any]:
 def from_job(data: dict[str, Any]) -> tuple[uuid.UUID, Traffic]:
     """Rebuild the event; raises KeyError/ValueError/TypeError on malformed data."""
     cls = KINDS[data["kind"]]
-    raw = dict(data["event"])
+    raw = _without_nul(dict(data["event"]))
     for name, value in raw.items():
         if value is None:
             continue
@@ -47,3 +52,13 @@ def from_job(data: dict[str, Any]) -> tuple[uuid.UUID, Traffic]:
         elif name == "media":
             raw[name] = MediaRef(**value)
     return uuid.UUID(data["session_id"]), cls(**raw)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
