@@ -34,6 +34,21 @@ class EventRow:
 
 
 _COLUMNS = "id, session_id, event_type, event_category, payload, created_at"
+_INSERT = f"""INSERT INTO events (session_id, event_type, event_category, payload)
+              VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}"""
+
+
+async def insert_event(
+    conn: asyncpg.Connection,
+    session_id: uuid.UUID | None,
+    event_type: str,
+    category: str,
+    payload: dict[str, Any],
+) -> EventRow:
+    """Write one event on `conn`: inside the caller's transaction when it has one."""
+    record = await conn.fetchrow(_INSERT, session_id, event_type, category, payload)
+    assert record is not None
+    return EventRow.from_record(record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +81,7 @@ class EventRepo:
     async def insert(
         self, session_id: uuid.UUID | None, event_type: str, category: str, payload: dict[str, Any]
     ) -> EventRow:
-        record = await self._db.fetchrow(
-            f"""INSERT INTO events (session_id, event_type, event_category, payload)
-                VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}""",
-            session_id,
-            event_type,
-            category,
-            payload,
-        )
+        record = await self._db.fetchrow(_INSERT, session_id, event_type, category, payload)
         assert record is not None
         return EventRow.from_record(record)
 

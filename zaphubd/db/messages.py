@@ -8,6 +8,7 @@ statement, batched with concurrent ones (see message_batches.py).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ import asyncpg
 
 from zaphubd.db.coalesce import Coalescer
 from zaphubd.db.database import Database
-from zaphubd.db.events import EventRow
+from zaphubd.db.events import EventRow, insert_event
 from zaphubd.db.message_batches import (
     NewOutbound,
     ReceiptUpdate,
@@ -28,7 +29,10 @@ from zaphubd.db.message_batches import (
     run_mark_sent,
     run_receipts,
 )
+from zaphubd.event_types import EventType
 
+#: The event (type, payload) to write with an inbound message, given its stored row.
+EventOf = Callable[["MessageRow"], tuple[EventType, dict[str, Any]]]
 SORTABLE = frozenset({"created_at", "updated_at", "sent_at", "status", "type"})
 
 
@@ -200,16 +204,27 @@ class MessageRepo:
         record one receipt event per message that moved (batched with concurrent ones)."""
         return await self._receipts(receipt)
 
-    async def insert_inbound(self, values: dict[str, Any]) -> MessageRow | None:
-        """Store a message seen on the account once (dedupe on the WhatsApp id); None if seen."""
+    async def insert_inbound(
+        self, values: dict[str, Any], event_of: EventOf
+    ) -> tuple[MessageRow, EventRow] | None:
+        """Store a message seen on the account once (dedupe on the WhatsApp id) with the event
+        `event_of(row)` names, in one transaction; None if seen before. A crash between the
+        two would otherwise leave a message whose event nothing would ever write: the job
+        runs again, finds the message stored, and has nothing new to tell."""
         names = ", ".join(values)
         params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-        record = await self._db.fetchrow(
-            f"""INSERT INTO messages (id, {names}) VALUES (gen_random_uuid(), {params})
-                ON CONFLICT DO NOTHING RETURNING {COLUMNS}""",
-            *values.values(),
-        )
-        return MessageRow.from_record(record) if record else None
+        async with self._db.transaction() as conn:
+            record = await conn.fetchrow(
+                f"""INSERT INTO messages (id, {names}) VALUES (gen_random_uuid(), {params})
+                    ON CONFLICT DO NOTHING RETURNING {COLUMNS}""",
+                *values.values(),
+            )
+            if record is None:
+                return None
+            row = MessageRow.from_record(record)
+            kind, payload = event_of(row)
+            event = await insert_event(conn, row.session_id, kind.name, kind.category, payload)
+            return row, event
 
     async def sent_by_us(self, session_id: uuid.UUID, wa_id: str) -> bool:
         return bool(

@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.message_batches import ReceiptUpdate
-from zaphubd.db.messages import MessageRepo, MessageRow
+from zaphubd.db.messages import EventOf, MessageRepo, MessageRow
+from zaphubd.event_types import EventType, lookup
 from zaphubd.eventsink import EventSink
 from zaphubd.messaging.wire import from_job
 from zaphubd.ordering import KeyedOrder
@@ -61,13 +62,13 @@ class InboundHandlers:
         if event.from_me:
             await self._from_phone(session_id, event)
             return
-        row = await self._messages.insert_inbound(_inbound_values(session_id, event))
-        if row is None:
-            return  # seen before
-        if event.type in _ABOUT_ANOTHER:
-            await self._sink.emit(session_id, _ABOUT_ANOTHER[event.type], _about_payload(event))
-        else:
-            await self._sink.emit(session_id, "message.received", received_payload(row, event))
+
+        def event_of(row: MessageRow) -> tuple[EventType, dict[str, Any]]:
+            if event.type in _ABOUT_ANOTHER:
+                return lookup(_ABOUT_ANOTHER[event.type]), _about_payload(event)
+            return lookup("message.received"), received_payload(row, event)
+
+        await self._store(_inbound_values(session_id, event), event_of)
 
     async def _from_phone(self, session_id: uuid.UUID, event: MessageIn) -> None:
         """A message the account sent from the phone: stored as outbound `sent`."""
@@ -77,20 +78,24 @@ class InboundHandlers:
             "to_jid": event.chat,
             "sent_at": event.timestamp,
         }
-        row = await self._messages.insert_inbound(values)
-        if row is not None:
-            await self._sink.emit(
-                session_id,
-                "message.sent",
-                {
-                    "id": row.id,
-                    "messageId": event.id,
-                    "to": event.chat,
-                    "wa_message_id": event.id,
-                    "timestamp": event.timestamp,
-                    "fromPhone": True,
-                },
-            )
+
+        def event_of(row: MessageRow) -> tuple[EventType, dict[str, Any]]:
+            return lookup("message.sent"), {
+                "id": row.id,
+                "messageId": event.id,
+                "to": event.chat,
+                "wa_message_id": event.id,
+                "timestamp": event.timestamp,
+                "fromPhone": True,
+            }
+
+        await self._store(values, event_of)
+
+    async def _store(self, values: dict[str, Any], event_of: EventOf) -> None:
+        """The message and its event in one transaction (None: seen before), then listeners."""
+        stored = await self._messages.insert_inbound(values, event_of)
+        if stored is not None:
+            await self._sink.notify(stored[1])
 
     async def receipt(self, job: Job) -> None:
         session_id, event = _decode(job)
