@@ -205,6 +205,7 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     tasks = TaskGroup("webhooks")
     tasks.spawn(hooks.sweeper.run(), "sweeper")
+    tasks.spawn(hooks.catchup.run(), "catch-up")
 
     async def drain(_: web.Application) -> None:
         await hooks.drain()

@@ -6,6 +6,7 @@ for many deliveries, so a burst of events costs a few round trips rather than on
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -88,12 +89,44 @@ class DeliveryFilter:
         return " AND ".join(clauses), args
 
 
+# An event's delivery has an id derived from the event's (`event_delivery_id`), so writing
+# it twice (the listener and the catch-up both) keeps the first.
 _INSERT = """
 INSERT INTO webhook_deliveries (id, session_id, event, url, body, next_attempt_at)
 SELECT id, session_id, event, url, body::jsonb, now()
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
     AS t(id, session_id, event, url, body)
+ON CONFLICT (id) DO NOTHING
+RETURNING id
 """
+
+# Events up to a bound, of sessions with a webhook URL whose filter lets them through, that
+# have no delivery: their listener never ran (the daemon died, or Postgres failed, between
+# the event and its delivery). Mirrors `event_types.matches` and the listener's rules.
+_UNDELIVERED = """
+SELECT e.id, e.session_id, e.event_type, e.event_category, e.payload, e.created_at
+FROM events e JOIN sessions s ON s.id = e.session_id
+WHERE e.id > $1 AND e.id <= $2 AND s.webhook_url IS NOT NULL AND e.event_category <> 'webhook'
+  AND (jsonb_typeof(s.config->'webhookEvents') IS DISTINCT FROM 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(s.config->'webhookEvents') p
+                  WHERE p IN ('*', e.event_type)
+                     OR (right(p, 2) = '.*' AND starts_with(e.event_type, left(p, -1)))))
+  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                  WHERE d.id = md5('zaphub-event:' || e.id)::uuid)
+ORDER BY e.id
+LIMIT $3
+"""
+
+
+def event_delivery_id(event_id: int) -> uuid.UUID:
+    """The delivery id of an event's (first) delivery; `_UNDELIVERED` computes the same.
+
+    md5 because Postgres has it built in (uuid5 needs an extension); it is a name, not a
+    secret, and receivers only compare it.
+    """
+    digest = hashlib.md5(f"zaphub-event:{event_id}".encode(), usedforsecurity=False)
+    return uuid.UUID(digest.hexdigest())
+
 
 # The attempts' updates and their events in one statement. Events are written only for rows
 # that still exist: a session deleted meanwhile took its deliveries (and events) with it.
@@ -129,12 +162,20 @@ class WebhookRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def insert_many(self, deliveries: Sequence[NewDelivery]) -> None:
-        """Create queued deliveries, due now."""
+    async def insert_many(self, deliveries: Sequence[NewDelivery]) -> set[uuid.UUID]:
+        """Create queued deliveries, due now; return the ids of those that did not exist."""
         columns = zip(
             *((d.id, d.session_id, d.event, d.url, d.body_json) for d in deliveries), strict=True
         )
-        await self._db.execute(_INSERT, *(list(c) for c in columns))
+        return {r["id"] for r in await self._db.fetch(_INSERT, *(list(c) for c in columns))}
+
+    async def last_event_id(self) -> int:
+        return int(await self._db.fetchval("SELECT coalesce(max(id), 0) FROM events"))
+
+    async def undelivered_events(self, after: int, upto: int, limit: int) -> list[EventRow]:
+        """Events in (after, upto] that should have a delivery and have none, by id."""
+        records = await self._db.fetch(_UNDELIVERED, after, upto, limit)
+        return [EventRow.from_record(r) for r in records]
 
     async def record_attempts(self, records: Sequence[AttemptRecord]) -> list[EventRow]:
         """Apply attempts to their deliveries; return the webhook.* events written for them."""

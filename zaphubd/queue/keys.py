@@ -50,3 +50,7 @@ def reclaims(queue: str) -> str:
 def session_lease(session_id: uuid.UUID) -> str:
     """Which daemon may open this session's socket (value: node id, with a TTL)."""
     return f"{PREFIX}:lease:session:{session_id}"
+
+
+#: The last event id whose webhook deliveries the catch-up has made sure of.
+WEBHOOK_EVENT_CURSOR = f"{PREFIX}:webhooks:event-cursor"

@@ -19,6 +19,7 @@ from zaphubd.eventsink import EventSink
 from zaphubd.queue.consumer import QueueSpec
 from zaphubd.queue.producer import Publisher
 from zaphubd.settings import Settings
+from zaphubd.webhooks.catchup import EventCatchUp
 from zaphubd.webhooks.commands import WebhookCommands
 from zaphubd.webhooks.dispatcher import Dispatcher, DispatcherParts, delivery_spec
 from zaphubd.webhooks.hosts import HostLanes, LaneLimits
@@ -55,6 +56,7 @@ class Webhooks:
     spec: QueueSpec
     commands: WebhookCommands
     sweeper: DeliverySweeper
+    catchup: EventCatchUp
     targets: Targets
     policy: WebhookUrlPolicy
     metrics: WebhookMetrics
@@ -96,12 +98,14 @@ def build(settings: Settings, services: Services, limits: LaneLimits | None = No
     retries = RetryPolicy(settings.webhook_max_retries, settings.webhook_backoff_base_ms / 1000)
     settler = Settler(recorder, metrics, retries)
     dispatcher = Dispatcher(DispatcherParts(targets, sender, lanes, settler, repo, metrics))
+    listener = WebhookListener(targets, deliveries)
     return Webhooks(
-        listener=WebhookListener(targets, deliveries),
+        listener=listener,
         dispatcher=dispatcher,
         spec=delivery_spec(settings),
         commands=WebhookCommands(repo, deliveries, sender, targets, policy, services.sink),
         sweeper=DeliverySweeper(repo, deliveries, services.redis, grace_s=5 * timeout_s + 60),
+        catchup=EventCatchUp(repo, listener, services.redis),
         targets=targets,
         policy=policy,
         metrics=metrics,

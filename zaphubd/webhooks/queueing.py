@@ -82,9 +82,11 @@ class DeliveryQueue:
         payload: dict[str, Any],
         occurred_at: datetime,
         url: str,
+        delivery_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
-        """Queue a new delivery of one event to `url`; return its delivery id."""
-        delivery_id = uuid.uuid4()
+        """Queue a new delivery of one event to `url`; return its delivery id. A delivery
+        that exists already (same `delivery_id`) is left as it is."""
+        delivery_id = delivery_id or uuid.uuid4()
         body = envelope.build(event, session_id, payload, occurred_at, delivery_id)
         row = NewDelivery(delivery_id, session_id, event, url, dumps(body).decode())
         await self._batches.submit(_Pending(row, Work(delivery_id, session_id, body)))
@@ -98,9 +100,9 @@ class DeliveryQueue:
         await self._batches.close()
 
     async def _write(self, batch: list[_Pending]) -> None:
-        await self._repo.insert_many([p.row for p in batch])
+        created = await self._repo.insert_many([p.row for p in batch])
         try:
-            await self._publish([p.work for p in batch])
+            await self._publish([p.work for p in batch if p.row.id in created])
         except DependencyUnavailable as err:
             log.warning("%d webhook delivery(ies) wait for the sweeper: %s", len(batch), err)
 
