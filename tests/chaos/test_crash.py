@@ -28,13 +28,6 @@ SENDER = "5511960000000"
 TOTAL = 300
 
 
-@pytest.fixture
-def simnet(tmp_path: Path):  # type: ignore[no-untyped-def]
-    proc = SimnetProcess(tmp_path / "simnet.log", state=tmp_path / "simnet.json").start()
-    yield proc
-    proc.stop()
-
-
 def daemon_env(
     pg_url: str, redis_url: str, simnet: SimnetProcess, tmp_path: Path
 ) -> dict[str, str]:
