@@ -94,3 +94,20 @@ async def test_a_restart_resumes_where_the_last_round_ended(
     after = EventCatchUp(repo, listener, redis)  # a new process: the cursor is in Redis
     assert await after.sweep_once() == 1
     assert await repo.get(sid, event_delivery_id(missed.id)) is not None
+
+
+async def test_events_from_before_the_url_was_set_are_not_caught_up(
+    db: Database, redis: aioredis.Redis
+) -> None:
+    repo, listener = parts(db, redis)
+    catchup = EventCatchUp(repo, listener, redis)
+    await catchup.sweep_once()
+    sid = uuid.uuid4()
+    await SessionRepo(db).create(sid, "t", None, None, {})
+    before = await record_only(db, sid)  # no URL yet: nobody was to be told
+    await SessionRepo(db).update(sid, webhook_url=URL)
+    after = await record_only(db, sid)  # missed after the URL was set
+    await catchup.sweep_once()
+    assert await catchup.sweep_once() == 1
+    assert await repo.get(sid, event_delivery_id(before.id)) is None
+    assert await repo.get(sid, event_delivery_id(after.id)) is not None

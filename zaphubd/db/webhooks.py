@@ -100,13 +100,15 @@ ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
 
-# Events up to a bound, of sessions with a webhook URL whose filter lets them through, that
-# have no delivery: their listener never ran (the daemon died, or Postgres failed, between
-# the event and its delivery). Mirrors `event_types.matches` and the listener's rules.
+# Events up to a bound, of sessions with a webhook URL (since it was set) whose filter lets
+# them through, that have no delivery: their listener never ran (the daemon died, or
+# Postgres failed, between the event and its delivery). Mirrors `event_types.matches` and
+# the listener's rules.
 _UNDELIVERED = """
 SELECT e.id, e.session_id, e.event_type, e.event_category, e.payload, e.created_at
 FROM events e JOIN sessions s ON s.id = e.session_id
 WHERE e.id > $1 AND e.id <= $2 AND s.webhook_url IS NOT NULL AND e.event_category <> 'webhook'
+  AND e.created_at >= s.webhook_url_set_at
   AND (jsonb_typeof(s.config->'webhookEvents') IS DISTINCT FROM 'array'
        OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(s.config->'webhookEvents') p
                   WHERE p IN ('*', e.event_type)

@@ -8,8 +8,8 @@ have none, up to the newest event id it saw on its previous round (their stateme
 long committed), and keeps how far it got in Redis so that a restart resumes there. Handing
 an event over twice is harmless: its delivery id is derived from the event id.
 
-A URL set just now may receive the events of the last round or two before it was set, since
-the catch-up reads the session's URL and filter as they are when it runs.
+It reads each session's URL and filter as they are when it runs, and takes only events from
+after the URL was last set (`sessions.webhook_url_set_at`).
 """
 
 from __future__ import annotations
