@@ -16,6 +16,21 @@ from tests.services import localservices
 ZAPHUBD = [sys.executable, "-m", "zaphubd"]
 
 
+def simnet_env(
+    pg_url: str, redis_url: str, simnet_ws: str, auth: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of a daemon on simnet; `extra` adds ZAPHUB_* settings by suffix
+    (`RECONNECT_BASE_S="0.3"` sets ZAPHUB_RECONNECT_BASE_S)."""
+    return {
+        "ZAPHUB_DATABASE_URL": pg_url,
+        "ZAPHUB_REDIS_URL": redis_url,
+        "ZAPHUB_TRANSPORT": "simnet",
+        "ZAPHUB_SIMNET_URL": simnet_ws,
+        "ZAPHUB_AUTH_DATA_DIR": str(auth),
+        **{f"ZAPHUB_{name}": value for name, value in extra.items()},
+    }
+
+
 @dataclass
 class DaemonProcess:
     env: dict[str, str]

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from tests.chaos.report import outcome, report
-from tests.daemon_process import DaemonProcess
+from tests.daemon_process import DaemonProcess, simnet_env
 from tests.simnet_process import SimnetProcess, http_json, wait_until
 
 RECIPIENTS = ["5511970000001", "5511970000002", "5511970000003"]
@@ -31,16 +31,15 @@ TOTAL = 300
 def daemon_env(
     pg_url: str, redis_url: str, simnet: SimnetProcess, tmp_path: Path
 ) -> dict[str, str]:
-    return {
-        "ZAPHUB_DATABASE_URL": pg_url,
-        "ZAPHUB_REDIS_URL": redis_url,
-        "ZAPHUB_TRANSPORT": "simnet",
-        "ZAPHUB_SIMNET_URL": simnet.ws_url,
-        "ZAPHUB_AUTH_DATA_DIR": str(tmp_path / "auth"),
-        "ZAPHUB_NODE_ID": "crash-node",
-        "ZAPHUB_RECONNECT_BASE_S": "0.3",
-        "ZAPHUB_SHUTDOWN_TIMEOUT_S": "15",
-    }
+    return simnet_env(
+        pg_url,
+        redis_url,
+        simnet.ws_url,
+        tmp_path / "auth",
+        NODE_ID="crash-node",
+        RECONNECT_BASE_S="0.3",
+        SHUTDOWN_TIMEOUT_S="15",
+    )
 
 
 def pair(daemon: DaemonProcess, simnet: SimnetProcess) -> str:

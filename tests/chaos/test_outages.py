@@ -23,7 +23,7 @@ import pytest
 
 from tests.chaos.report import outcome, report
 from tests.chaos.test_crash import pair
-from tests.daemon_process import DaemonProcess
+from tests.daemon_process import DaemonProcess, simnet_env
 from tests.services import localservices
 from tests.simnet_process import SimnetProcess, http_json, wait_until
 
@@ -60,16 +60,15 @@ def simnet(tmp_path: Path) -> Iterator[SimnetProcess]:
 
 
 def start_daemon(private: Private, simnet: SimnetProcess, tmp_path: Path) -> DaemonProcess:
-    env = {
-        "ZAPHUB_DATABASE_URL": private.pg.url,  # type: ignore[attr-defined]
-        "ZAPHUB_REDIS_URL": private.redis.url,  # type: ignore[attr-defined]
-        "ZAPHUB_TRANSPORT": "simnet",
-        "ZAPHUB_SIMNET_URL": simnet.ws_url,
-        "ZAPHUB_AUTH_DATA_DIR": str(tmp_path / "auth"),
-        "ZAPHUB_OUTBOX_GRACE_S": "2",
-        "ZAPHUB_RECONNECT_BASE_S": "0.3",
-        "ZAPHUB_QUEUE_VISIBILITY_TIMEOUT_S": "5",
-    }
+    env = simnet_env(
+        private.pg.url,  # type: ignore[attr-defined]
+        private.redis.url,  # type: ignore[attr-defined]
+        simnet.ws_url,
+        tmp_path / "auth",
+        OUTBOX_GRACE_S="2",
+        RECONNECT_BASE_S="0.3",
+        QUEUE_VISIBILITY_TIMEOUT_S="5",
+    )
     daemon = DaemonProcess(env, tmp_path / "daemon.log").start()
     daemon.wait_healthy()
     return daemon

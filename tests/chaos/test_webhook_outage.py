@@ -15,7 +15,7 @@ from aiohttp import web
 
 from tests.chaos.report import report
 from tests.chaos.test_crash import pair
-from tests.daemon_process import DaemonProcess
+from tests.daemon_process import DaemonProcess, simnet_env
 from tests.services import localservices
 from tests.simnet_process import SimnetProcess, http_json, wait_until
 
@@ -112,18 +112,17 @@ async def outage(
 def test_every_event_reaches_a_receiver_that_was_down(
     pg_url: str, redis_url: str, simnet: SimnetProcess, tmp_path: Path, outage_s: float
 ) -> None:
-    env = {
-        "ZAPHUB_DATABASE_URL": pg_url,
-        "ZAPHUB_REDIS_URL": redis_url,
-        "ZAPHUB_TRANSPORT": "simnet",
-        "ZAPHUB_SIMNET_URL": simnet.ws_url,
-        "ZAPHUB_AUTH_DATA_DIR": str(tmp_path / "auth"),
-        "ZAPHUB_WEBHOOK_ALLOW_PRIVATE": "true",
-        "ZAPHUB_WEBHOOK_TIMEOUT_MS": "1000",
+    env = simnet_env(
+        pg_url,
+        redis_url,
+        simnet.ws_url,
+        tmp_path / "auth",
+        WEBHOOK_ALLOW_PRIVATE="true",
+        WEBHOOK_TIMEOUT_MS="1000",
         # Enough retries to outlast the outage: base x (1 + 2 + 4 + ... + 2^7) > 60 s.
-        "ZAPHUB_WEBHOOK_MAX_RETRIES": "8",
-        "ZAPHUB_WEBHOOK_BACKOFF_BASE_MS": "500",
-    }
+        WEBHOOK_MAX_RETRIES="8",
+        WEBHOOK_BACKOFF_BASE_MS="500",
+    )
     daemon = DaemonProcess(env, tmp_path / "daemon.log").start()
     receiver = Receiver()
     try:

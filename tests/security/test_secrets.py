@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon_process import DaemonProcess
+from tests.daemon_process import DaemonProcess, simnet_env
 from tests.simnet_process import SimnetProcess, http_json, wait_until
 
 API_KEY = "secret-api-key-SHOULD-NOT-LEAK-0001"
@@ -32,17 +32,16 @@ def simnet(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_no_secret_and_no_body_in_logs_or_responses(
     pg_url: str, redis_url: str, simnet: SimnetProcess, tmp_path: Path, level: str
 ) -> None:
-    env = {
-        "ZAPHUB_DATABASE_URL": pg_url,
-        "ZAPHUB_REDIS_URL": redis_url,
-        "ZAPHUB_TRANSPORT": "simnet",
-        "ZAPHUB_SIMNET_URL": simnet.ws_url,
-        "ZAPHUB_AUTH_DATA_DIR": str(tmp_path / "auth"),
-        "ZAPHUB_API_KEY": API_KEY,
-        "ZAPHUB_WEBHOOK_SECRET": GLOBAL_SECRET,
-        "ZAPHUB_WEBHOOK_ALLOW_PRIVATE": "true",
-        "ZAPHUB_LOG_LEVEL": level,
-    }
+    env = simnet_env(
+        pg_url,
+        redis_url,
+        simnet.ws_url,
+        tmp_path / "auth",
+        API_KEY=API_KEY,
+        WEBHOOK_SECRET=GLOBAL_SECRET,
+        WEBHOOK_ALLOW_PRIVATE="true",
+        LOG_LEVEL=level,
+    )
     daemon = DaemonProcess(env, tmp_path / "daemon.log").start()
     responses: list[Any] = []
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon_process import DaemonProcess
+from tests.daemon_process import DaemonProcess, simnet_env
 from tests.simnet_process import SimnetProcess, http_json, wait_until
 
 
@@ -24,17 +24,16 @@ def simnet(tmp_path: Path):  # type: ignore[no-untyped-def]
 def daemon_env(
     pg_url: str, redis_url: str, simnet: SimnetProcess, auth: Path, node: str
 ) -> dict[str, str]:
-    return {
-        "ZAPHUB_DATABASE_URL": pg_url,
-        "ZAPHUB_REDIS_URL": redis_url,
-        "ZAPHUB_TRANSPORT": "simnet",
-        "ZAPHUB_SIMNET_URL": simnet.ws_url,
-        "ZAPHUB_AUTH_DATA_DIR": str(auth),
-        "ZAPHUB_NODE_ID": node,
-        "ZAPHUB_SESSION_LEASE_TTL_S": "3",
-        "ZAPHUB_RECONNECT_BASE_S": "0.3",
-        "ZAPHUB_SHUTDOWN_TIMEOUT_S": "10",
-    }
+    return simnet_env(
+        pg_url,
+        redis_url,
+        simnet.ws_url,
+        auth,
+        NODE_ID=node,
+        SESSION_LEASE_TTL_S="3",
+        RECONNECT_BASE_S="0.3",
+        SHUTDOWN_TIMEOUT_S="10",
+    )
 
 
 def session(daemon: DaemonProcess, sid: str) -> dict[str, Any]:
