@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,10 +35,6 @@ class Job:
     attempt: int
     entry_id: str
     enqueued_at_ms: int
-
-    @property
-    def age_s(self) -> float:
-        return max(0.0, time.time() - self.enqueued_at_ms / 1000)
 
 
 def entry_fields(

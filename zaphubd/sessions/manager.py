@@ -73,9 +73,6 @@ class SessionManager:
         """Where clients' messages, receipts, calls... go (set before any session starts)."""
         self._traffic = traffic
 
-    def running_ids(self) -> list[uuid.UUID]:
-        return list(self._running)
-
     def connected_client(self, session_id: uuid.UUID) -> Client | None:
         runtime = self._running.get(session_id)
         if runtime is None or runtime.status != "connected":
