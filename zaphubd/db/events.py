@@ -33,22 +33,7 @@ class EventRow:
         )
 
 
-_COLUMNS = "id, session_id, event_type, event_category, payload, created_at"
-_INSERT = f"""INSERT INTO events (session_id, event_type, event_category, payload)
-              VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}"""
-
-
-async def insert_event(
-    conn: asyncpg.Connection,
-    session_id: uuid.UUID | None,
-    event_type: str,
-    category: str,
-    payload: dict[str, Any],
-) -> EventRow:
-    """Write one event on `conn`: inside the caller's transaction when it has one."""
-    record = await conn.fetchrow(_INSERT, session_id, event_type, category, payload)
-    assert record is not None
-    return EventRow.from_record(record)
+EVENT_COLUMNS = "id, session_id, event_type, event_category, payload, created_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +66,14 @@ class EventRepo:
     async def insert(
         self, session_id: uuid.UUID | None, event_type: str, category: str, payload: dict[str, Any]
     ) -> EventRow:
-        record = await self._db.fetchrow(_INSERT, session_id, event_type, category, payload)
+        record = await self._db.fetchrow(
+            f"""INSERT INTO events (session_id, event_type, event_category, payload)
+                VALUES ($1, $2, $3, $4) RETURNING {EVENT_COLUMNS}""",
+            session_id,
+            event_type,
+            category,
+            payload,
+        )
         assert record is not None
         return EventRow.from_record(record)
 
@@ -91,7 +83,7 @@ class EventRepo:
         where, args = filt.where()
         n = len(args)
         records = await self._db.fetch(
-            f"""SELECT {_COLUMNS}, count(*) OVER () AS total FROM events WHERE {where}
+            f"""SELECT {EVENT_COLUMNS}, count(*) OVER () AS total FROM events WHERE {where}
                 ORDER BY created_at DESC, id DESC LIMIT ${n + 1} OFFSET ${n + 2}""",
             *args,
             limit,

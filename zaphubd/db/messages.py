@@ -8,7 +8,6 @@ statement, batched with concurrent ones (see message_batches.py).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ import asyncpg
 
 from zaphubd.db.coalesce import Coalescer
 from zaphubd.db.database import Database
-from zaphubd.db.events import EventRow, insert_event
+from zaphubd.db.events import EVENT_COLUMNS, EventRow
 from zaphubd.db.message_batches import (
     NewOutbound,
     ReceiptUpdate,
@@ -31,8 +30,6 @@ from zaphubd.db.message_batches import (
 )
 from zaphubd.event_types import EventType
 
-#: The event (type, payload) to write with an inbound message, given its stored row.
-EventOf = Callable[["MessageRow"], tuple[EventType, dict[str, Any]]]
 SORTABLE = frozenset({"created_at", "updated_at", "sent_at", "status", "type"})
 
 
@@ -205,26 +202,29 @@ class MessageRepo:
         return await self._receipts(receipt)
 
     async def insert_inbound(
-        self, values: dict[str, Any], event_of: EventOf
-    ) -> tuple[MessageRow, EventRow] | None:
-        """Store a message seen on the account once (dedupe on the WhatsApp id) with the event
-        `event_of(row)` names, in one transaction; None if seen before. A crash between the
-        two would otherwise leave a message whose event nothing would ever write: the job
-        runs again, finds the message stored, and has nothing new to tell."""
+        self, values: dict[str, Any], kind: EventType, payload: dict[str, Any]
+    ) -> EventRow | None:
+        """Store a message seen on the account once (dedupe on the WhatsApp id) and its event,
+        in one statement; the event, or None if the message was seen before. Written apart,
+        a crash in between would leave a message whose event nothing ever writes: the job
+        runs again, finds the message stored, and has nothing new to tell. `values` carries
+        the row's `id`, so that the payload can name it."""
         names = ", ".join(values)
         params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-        async with self._db.transaction() as conn:
-            record = await conn.fetchrow(
-                f"""INSERT INTO messages (id, {names}) VALUES (gen_random_uuid(), {params})
-                    ON CONFLICT DO NOTHING RETURNING {COLUMNS}""",
-                *values.values(),
-            )
-            if record is None:
-                return None
-            row = MessageRow.from_record(record)
-            kind, payload = event_of(row)
-            event = await insert_event(conn, row.session_id, kind.name, kind.category, payload)
-            return row, event
+        n = len(values)
+        record = await self._db.fetchrow(
+            f"""WITH m AS (
+                    INSERT INTO messages ({names}) VALUES ({params})
+                    ON CONFLICT DO NOTHING RETURNING session_id)
+                INSERT INTO events (session_id, event_type, event_category, payload)
+                SELECT session_id, ${n + 1}::text, ${n + 2}::text, ${n + 3}::jsonb FROM m
+                RETURNING {EVENT_COLUMNS}""",
+            *values.values(),
+            kind.name,
+            kind.category,
+            payload,
+        )
+        return EventRow.from_record(record) if record else None
 
     async def sent_by_us(self, session_id: uuid.UUID, wa_id: str) -> bool:
         return bool(

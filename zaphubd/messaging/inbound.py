@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.message_batches import ReceiptUpdate
-from zaphubd.db.messages import EventOf, MessageRepo, MessageRow
+from zaphubd.db.messages import MessageRepo
 from zaphubd.event_types import EventType, lookup
 from zaphubd.eventsink import EventSink
 from zaphubd.messaging.wire import from_job
@@ -62,13 +62,12 @@ class InboundHandlers:
         if event.from_me:
             await self._from_phone(session_id, event)
             return
-
-        def event_of(row: MessageRow) -> tuple[EventType, dict[str, Any]]:
-            if event.type in _ABOUT_ANOTHER:
-                return lookup(_ABOUT_ANOTHER[event.type]), _about_payload(event)
-            return lookup("message.received"), received_payload(row, event)
-
-        await self._store(_inbound_values(session_id, event), event_of)
+        values = _inbound_values(session_id, event)
+        if event.type in _ABOUT_ANOTHER:
+            kind, payload = lookup(_ABOUT_ANOTHER[event.type]), _about_payload(event)
+        else:
+            kind, payload = lookup("message.received"), received_payload(values, event)
+        await self._store(values, kind, payload)
 
     async def _from_phone(self, session_id: uuid.UUID, event: MessageIn) -> None:
         """A message the account sent from the phone: stored as outbound `sent`."""
@@ -78,24 +77,23 @@ class InboundHandlers:
             "to_jid": event.chat,
             "sent_at": event.timestamp,
         }
+        payload = {
+            "id": values["id"],
+            "messageId": event.id,
+            "to": event.chat,
+            "wa_message_id": event.id,
+            "timestamp": event.timestamp,
+            "fromPhone": True,
+        }
+        await self._store(values, lookup("message.sent"), payload)
 
-        def event_of(row: MessageRow) -> tuple[EventType, dict[str, Any]]:
-            return lookup("message.sent"), {
-                "id": row.id,
-                "messageId": event.id,
-                "to": event.chat,
-                "wa_message_id": event.id,
-                "timestamp": event.timestamp,
-                "fromPhone": True,
-            }
-
-        await self._store(values, event_of)
-
-    async def _store(self, values: dict[str, Any], event_of: EventOf) -> None:
-        """The message and its event in one transaction (None: seen before), then listeners."""
-        stored = await self._messages.insert_inbound(values, event_of)
-        if stored is not None:
-            await self._sink.notify(stored[1])
+    async def _store(
+        self, values: dict[str, Any], kind: EventType, payload: dict[str, Any]
+    ) -> None:
+        """The message and its event in one statement (None: seen before), then listeners."""
+        event = await self._messages.insert_inbound(values, kind, payload)
+        if event is not None:
+            await self._sink.notify(event)
 
     async def receipt(self, job: Job) -> None:
         session_id, event = _decode(job)
@@ -167,6 +165,7 @@ def _inbound_values(session_id: uuid.UUID, event: MessageIn) -> dict[str, Any]:
     if event.mentions:
         content["mentions"] = list(event.mentions)
     return {
+        "id": uuid.uuid4(),
         "session_id": session_id,
         "message_id": event.id,
         "direction": "inbound",
@@ -193,14 +192,15 @@ def public_content(content: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def received_payload(row: MessageRow, event: MessageIn) -> dict[str, Any]:
+def received_payload(values: dict[str, Any], event: MessageIn) -> dict[str, Any]:
+    """The message.received payload of the row `_inbound_values` describes."""
     payload: dict[str, Any] = {
         "messageId": event.id,
-        "id": row.id,
+        "id": values["id"],
         "from": event.sender,
         "chatId": event.chat,
         "type": event.type,
-        "content": public_content(row.content),
+        "content": public_content(values["content"]),
         "timestamp": int(event.timestamp.timestamp()),
         "isGroup": event.is_group,
     }
