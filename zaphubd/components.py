@@ -28,6 +28,7 @@ from zaphubd.eventsink import EventSink
 from zaphubd.http import appkeys
 from zaphubd.messaging.content import MediaFetcher, MediaLimits
 from zaphubd.messaging.inbound import InboundHandlers
+from zaphubd.messaging.intake import SendIntake
 from zaphubd.messaging.outbox import OutboxSweeper
 from zaphubd.messaging.send_worker import SEND_SPEC, SendWorker
 from zaphubd.messaging.sender import MessageSender, SendPolicy
@@ -37,6 +38,7 @@ from zaphubd.queue import keys
 from zaphubd.queue.consumer import Consumer, DeadHandler, Handler, QueueSpec
 from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import connect_redis
+from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.lanes import SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
@@ -46,6 +48,7 @@ from zaphubd.sessions.runtime import Backoff
 from zaphubd.sessions.transitions import Transitions
 from zaphubd.sessions.workers import CLOSE_SPEC, INIT_SPEC, SessionWorkers
 from zaphubd.tasks import TaskGroup
+from zaphubd.transport.base import Transport
 from zaphubd.transport.factory import build_transport
 from zaphubd.webhooks import assembly as webhooks
 
@@ -63,6 +66,8 @@ class QueueBinding:
 
 
 QUEUES = web.AppKey("queues", list[QueueBinding])
+#: Only the composition root holds the transport: the API reaches it through the engine.
+TRANSPORT = web.AppKey("transport", Transport)
 INBOUND_SPECS = (
     QueueSpec(keys.MESSAGE_RECEIVE, concurrency=50, max_attempts=10),
     QueueSpec(keys.RECEIPT_EVENTS, concurrency=50, max_attempts=10),
@@ -119,7 +124,7 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
         max_sessions=settings.max_concurrent_sessions,
         backoff=Backoff(settings.reconnect_base_s, settings.reconnect_cap_s),
     )
-    app[appkeys.TRANSPORT] = transport
+    app[TRANSPORT] = transport
     app[appkeys.SESSION_REPO] = repo
     app[appkeys.EVENT_REPO] = sink.repo
     app[appkeys.EVENT_SINK] = sink
@@ -129,6 +134,7 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.SESSION_COMMANDS] = SessionCommands(
         repo, app[appkeys.PUBLISHER], transitions, manager
     )
+    app[appkeys.SESSION_ACTIONS] = SessionActions(manager, settings.media_max_bytes)
     workers = SessionWorkers(manager, leases, transitions)
     app[QUEUES] += [QueueBinding(INIT_SPEC, workers.init), QueueBinding(CLOSE_SPEC, workers.close)]
     tasks = TaskGroup("sessions")
@@ -144,7 +150,7 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
 async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
     """The send path (lanes, sender, media downloads) and the inbound consumers."""
     settings = app[appkeys.SETTINGS]
-    sink, manager = app[appkeys.EVENT_SINK], app[appkeys.SESSIONS]
+    sink, manager, transport = app[appkeys.EVENT_SINK], app[appkeys.SESSIONS], app[TRANSPORT]
     messages, calls = MessageRepo(app[appkeys.DB]), CallRepo(app[appkeys.DB])
     http = guarded_session(
         allow_private=settings.media_allow_private,
@@ -158,12 +164,19 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     policy = SendPolicy(
         in_doubt=settings.indoubt_sends,
-        accepts_message_id=app[appkeys.TRANSPORT].accepts_message_id,
+        accepts_message_id=transport.accepts_message_id,
     )
     sender = MessageSender(messages, sink, MediaFetcher(http, limits), policy)
     lanes = SendLanes(manager)
     manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager))
     app[appkeys.MESSAGE_REPO], app[appkeys.CALL_REPO], app[appkeys.LANES] = messages, calls, lanes
+    app[appkeys.SEND_INTAKE] = SendIntake(
+        messages,
+        app[appkeys.SESSION_REPO],
+        sink,
+        app[appkeys.PUBLISHER],
+        transport.new_message_id if transport.accepts_message_id else None,
+    )
     send = SendWorker(lanes, sender, messages, sink)
     inbound = InboundHandlers(messages, calls, sink)
     handlers = (inbound.message, inbound.receipt, inbound.presence, inbound.call)

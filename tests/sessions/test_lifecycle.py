@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import uuid
 from datetime import datetime
 
 from PIL import Image
 
 from tests.gateway import StartGateway, eventually
+from zaphubd.http import appkeys
 from zaphubd.simnet.model import SimnetConfig
 
 
@@ -150,10 +152,14 @@ async def test_delete_logs_the_device_out_and_removes_everything(gateway: StartG
     assert resp.status == 200
     assert (await resp.json())["data"] == {"id": sid, "status": "deleting"}
 
-    async def gone() -> bool:
-        return (await gw.api.get(f"/api/v1/sessions/{sid}")).status == 404
+    # Gone for the API at once; the device, the credentials and the row follow.
+    assert (await gw.api.get(f"/api/v1/sessions/{sid}")).status == 404
+    app = gw.api.server.app
 
-    await eventually(gone)
+    async def removed() -> bool:
+        return await app[appkeys.SESSION_REPO].get(uuid.UUID(sid)) is None
+
+    await eventually(removed)
     assert (await gw.net.device(sid))["state"] == "logged_out"
     assert not (gw.auth_dir / sid).exists()
     assert (await gw.api.get(f"/api/v1/sessions/{sid}/events")).status == 404

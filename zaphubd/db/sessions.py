@@ -136,7 +136,10 @@ class SessionRepo:
     ) -> tuple[list[SessionRow], int]:
         if sort_by not in SORTABLE or sort_order not in ("asc", "desc"):
             raise ValueError("unsupported sort")
-        where, args = ("WHERE status=$1", [status]) if status else ("", [])
+        # A session whose deletion was accepted is gone for the API, as in SessionCommands.
+        where, args = (
+            ("WHERE NOT stopped AND status=$1", [status]) if status else ("WHERE NOT stopped", [])
+        )
         order = f"{sort_by} {sort_order.upper()} NULLS LAST, id"
         n = len(args)
         records = await self._db.fetch(
@@ -195,7 +198,9 @@ class SessionRepo:
         )
 
     async def count_by_status(self) -> dict[str, int]:
-        records = await self._db.fetch("SELECT status, count(*) AS n FROM sessions GROUP BY status")
+        records = await self._db.fetch(
+            "SELECT status, count(*) AS n FROM sessions WHERE NOT stopped GROUP BY status"
+        )
         counts = dict.fromkeys(STATUSES, 0)
         counts.update({r["status"]: int(r["n"]) for r in records})
         return counts

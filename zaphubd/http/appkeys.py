@@ -11,15 +11,16 @@ from zaphubd.db.events import EventRepo
 from zaphubd.db.messages import MessageRepo
 from zaphubd.db.sessions import SessionRepo
 from zaphubd.eventsink import EventSink
+from zaphubd.messaging.intake import SendIntake
 from zaphubd.metrics import Metrics
 from zaphubd.queue.producer import Publisher
+from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.lanes import SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.manager import SessionManager
 from zaphubd.sessions.transitions import Transitions
 from zaphubd.settings import Settings
-from zaphubd.transport.base import Transport
 from zaphubd.webhooks.commands import WebhookCommands
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -31,11 +32,12 @@ PUBLISHER = web.AppKey("publisher", Publisher)
 SESSION_REPO = web.AppKey("session_repo", SessionRepo)
 EVENT_REPO = web.AppKey("event_repo", EventRepo)
 EVENT_SINK = web.AppKey("event_sink", EventSink)
-TRANSPORT = web.AppKey("transport", Transport)
 LEASES = web.AppKey("leases", LeaseKeeper)
 TRANSITIONS = web.AppKey("transitions", Transitions)
 SESSIONS = web.AppKey("sessions", SessionManager)
 SESSION_COMMANDS = web.AppKey("session_commands", SessionCommands)
+SESSION_ACTIONS = web.AppKey("session_actions", SessionActions)
+SEND_INTAKE = web.AppKey("send_intake", SendIntake)
 MESSAGE_REPO = web.AppKey("message_repo", MessageRepo)
 CALL_REPO = web.AppKey("call_repo", CallRepo)
 LANES = web.AppKey("lanes", SendLanes)

@@ -247,8 +247,13 @@ class CallsQuery(QuerySchema):
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, 10_000_000))
 
 
-class LegacySendQuery(QuerySchema):
+class LegacySessionQuery(QuerySchema):
+    """The legacy route's session alone: looked up before the rest is judged."""
+
     session = ma.fields.UUID(required=True)
+
+
+class LegacySendQuery(LegacySessionQuery):
     to = _jid_field(required=True)
     type = ma.fields.String(
         load_default="text", validate=ma.validate.OneOf(("text", "image", "document"))

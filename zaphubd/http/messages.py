@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
 from aiohttp import web
-from aiohttp_apigami import match_info_schema, querystring_schema, request_schema
+from aiohttp_apigami import match_info_schema, querystring_schema
 
-from zaphubd.db.message_batches import CANNOT_SEND, NewOutbound
 from zaphubd.db.messages import MessageFilter, MessageRow
-from zaphubd.db.sessions import SessionRow
-from zaphubd.errors import DependencyUnavailable, NotFound, SessionNotReady, ValidationFailed
+from zaphubd.errors import NotFound, ValidationFailed
 from zaphubd.http import appkeys
 from zaphubd.http.message_schemas import (
     AckEnvelope,
     CallListEnvelope,
     CallsQuery,
     LegacySendQuery,
+    LegacySessionQuery,
     ListMessagesQuery,
     MessageEnvelope,
     MessageListEnvelope,
@@ -27,18 +25,20 @@ from zaphubd.http.message_schemas import (
     SendMessageSchema,
     SubscribeSchema,
 )
-from zaphubd.http.parsing import parse_body
+from zaphubd.http.parsing import parse_body, parse_query
 from zaphubd.http.responses import ok, page
-from zaphubd.http.schemas import SessionPathSchema, documented, documents_body
+from zaphubd.http.schemas import SessionPathSchema, documented, documents_body, documents_input
+from zaphubd.http.session_path import path_session_id, session_and_body
 from zaphubd.jid import InvalidJid, normalize
 from zaphubd.messaging.inbound import public_content
-from zaphubd.queue import keys
-from zaphubd.transport.base import MediaUnavailable, NotConnected, TransportError
-from zaphubd.transport.events import MediaRef
+from zaphubd.messaging.intake import SendRequest
 
-log = logging.getLogger("zaphubd.http.messages")
 # marshmallow builds a schema's fields when it is instantiated: once, not per request.
 SEND_SCHEMA = SendMessageSchema()
+PRESENCE_SCHEMA = PresenceSchema()
+SUBSCRIBE_SCHEMA = SubscribeSchema()
+LEGACY_SESSION = LegacySessionQuery()
+LEGACY_QUERY = LegacySendQuery()
 TAG = "messages"
 
 
@@ -77,19 +77,6 @@ def stored_content(body: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
-def _sid(request: web.Request) -> uuid.UUID:
-    value: uuid.UUID = request["match_info"]["id"]
-    return value
-
-
-def _check_can_send(row: SessionRow) -> None:
-    if row.status in CANNOT_SEND or row.stopped:
-        raise SessionNotReady(
-            f"session is {'being deleted' if row.stopped else row.status}; it cannot send "
-            "(restart it first)"
-        )
-
-
 def _check_media_size(request: web.Request, body: dict[str, Any]) -> None:
     spec = body.get(body["type"])
     if isinstance(spec, dict) and "data" in spec:
@@ -104,32 +91,19 @@ def _check_media_size(request: web.Request, body: dict[str, Any]) -> None:
 async def accept_send(
     request: web.Request, session_id: uuid.UUID, body: dict[str, Any]
 ) -> web.Response:
-    """Write the send (row + event, idempotent), then publish its job; 201 new, 200 repeat."""
-    app = request.app
-    transport = app[appkeys.TRANSPORT]
-    new = NewOutbound(
+    """Hand the send to messaging (row + event, then its job); 201 new, 200 a repeat."""
+    send = SendRequest(
         session_id=session_id,
         message_id=body["messageId"],
         type=body["type"],
-        to_jid=body["to"],
+        to=body["to"],
         content=stored_content(body),
         metadata=body.get("metadata", {}),
-        wa_message_id=transport.new_message_id() if transport.accepts_message_id else None,
     )
-    accepted = await app[appkeys.MESSAGE_REPO].enqueue(new)
-    if accepted is None:
-        return await _not_inserted(request, session_id, new.message_id)
-    row, event = accepted
-    await app[appkeys.EVENT_SINK].notify(event)
-    try:
-        await app[appkeys.PUBLISHER].publish(
-            keys.MESSAGE_SEND,
-            {"id": str(row.id), "session_id": str(session_id)},
-            job_id=str(row.id),
-        )
-    except DependencyUnavailable as err:
-        # The row is the outbox: the sweeper publishes it once Redis is back.
-        log.warning("message %s queued in the outbox only (%s)", row.id, err)
+    accepted = await request.app[appkeys.SEND_INTAKE].accept(send)
+    row = accepted.row
+    if not accepted.new:
+        return ok(message_view(row), message="Message already accepted (same messageId)")
     data = {
         "id": row.id,
         "messageId": row.message_id,
@@ -142,17 +116,6 @@ async def accept_send(
     return ok(data, status=201, message="Message queued")
 
 
-async def _not_inserted(
-    request: web.Request, session_id: uuid.UUID, message_id: str
-) -> web.Response:
-    """Why the accept inserted nothing: no session (404), one that cannot send (409), or a
-    messageId used before (200 with that message). The rare path pays the extra reads."""
-    existing = await request.app[appkeys.MESSAGE_REPO].by_client_id(session_id, message_id)
-    if existing is None:  # the session changed state between the two statements
-        raise SessionNotReady("the session cannot send right now; try again")
-    return ok(message_view(existing), message="Message already accepted (same messageId)")
-
-
 @documented(
     "Send a message (queued, idempotent on messageId)",
     TAG,
@@ -162,12 +125,12 @@ async def _not_inserted(
 @documents_body(SendMessageSchema)
 @match_info_schema(SessionPathSchema)
 async def send_message(request: web.Request) -> web.Response:
-    session_id = _sid(request)
+    session_id = path_session_id(request)
     try:
         body = await parse_body(request, SEND_SCHEMA)
         _check_media_size(request, body)
     except ValidationFailed:
-        # API.md's order: an unknown session is a 404 even when the body is bad too.
+        # The API's order: an unknown session is a 404 even when the body is bad too.
         await request.app[appkeys.SESSION_COMMANDS].require(session_id)
         raise
     return await accept_send(request, session_id, body)
@@ -177,7 +140,7 @@ async def send_message(request: web.Request) -> web.Response:
 @querystring_schema(ListMessagesQuery)
 @match_info_schema(SessionPathSchema)
 async def list_messages(request: web.Request) -> web.Response:
-    session_id = _sid(request)
+    session_id = path_session_id(request)
     await request.app[appkeys.SESSION_COMMANDS].require(session_id)
     q = request["querystring"]
     filt = MessageFilter(session_id, q.get("status"), q.get("direction"), q.get("type"))
@@ -188,7 +151,7 @@ async def list_messages(request: web.Request) -> web.Response:
 
 
 async def _message(request: web.Request) -> MessageRow:
-    session_id = _sid(request)
+    session_id = path_session_id(request)
     await request.app[appkeys.SESSION_COMMANDS].require(session_id)
     key = request["match_info"]["messageId"]
     row = await request.app[appkeys.MESSAGE_REPO].find(session_id, key)
@@ -212,24 +175,13 @@ async def get_media(request: web.Request) -> web.Response:
     token = row.content.get("_media")
     if not isinstance(token, dict):
         raise NotFound("this message has no media")
-    client = request.app[appkeys.SESSIONS].connected_client(row.session_id)
-    if client is None:
-        raise SessionNotReady("the session must be connected to download media")
-    ref = MediaRef(**token)
-    try:
-        data = await client.download_media(ref, request.app[appkeys.SETTINGS].media_max_bytes)
-    except MediaUnavailable as err:
-        raise NotFound(f"media unavailable: {err}") from err
-    except NotConnected as err:
-        raise SessionNotReady("the session must be connected to download media") from err
-    headers = {"Content-Disposition": f'attachment; filename="{_safe_name(ref, row)}"'}
-    return web.Response(
-        body=data, content_type=ref.mime_type or "application/octet-stream", headers=headers
-    )
+    media = await request.app[appkeys.SESSION_ACTIONS].download_media(row.session_id, token)
+    name = _safe_name(media.file_name or row.message_id)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return web.Response(body=media.data, content_type=media.mime_type, headers=headers)
 
 
-def _safe_name(ref: MediaRef, row: MessageRow) -> str:
-    name = ref.file_name or row.message_id
+def _safe_name(name: str) -> str:
     return "".join(ch for ch in name if ch.isalnum() or ch in "._-")[:120] or "media"
 
 
@@ -239,32 +191,25 @@ def _safe_name(ref: MediaRef, row: MessageRow) -> str:
     (200, AckEnvelope),
     errors=(400, 404, 409),
 )
-@request_schema(PresenceSchema, required=True)
+@documents_body(PresenceSchema)
 @match_info_schema(SessionPathSchema)
 async def send_presence(request: web.Request) -> web.Response:
-    session_id = _sid(request)
-    body = request["data"]
+    row, body = await session_and_body(request, PRESENCE_SCHEMA)
+    session_id = row.id
     target = _jid(body["jid"])
-    client = await _connected(request, session_id)
     chat = None if body["type"] in ("available", "unavailable") else target
-    try:
-        await client.send_presence(body["type"], chat)
-    except TransportError as err:
-        raise SessionNotReady(f"presence not sent: {err}") from err
+    await request.app[appkeys.SESSION_ACTIONS].send_presence(session_id, body["type"], chat)
     return ok({"jid": target, "type": body["type"]})
 
 
 @documented("Subscribe to a contact's presence", TAG, (200, AckEnvelope), errors=(400, 404, 409))
-@request_schema(SubscribeSchema, required=True)
+@documents_body(SubscribeSchema)
 @match_info_schema(SessionPathSchema)
 async def subscribe_presence(request: web.Request) -> web.Response:
-    session_id = _sid(request)
-    target = _jid(request["data"]["jid"])
-    client = await _connected(request, session_id)
-    try:
-        await client.subscribe_presence(target)
-    except TransportError as err:
-        raise SessionNotReady(f"not subscribed: {err}") from err
+    row, body = await session_and_body(request, SUBSCRIBE_SCHEMA)
+    session_id = row.id
+    target = _jid(body["jid"])
+    await request.app[appkeys.SESSION_ACTIONS].subscribe_presence(session_id, target)
     return ok({"jid": target})
 
 
@@ -275,19 +220,11 @@ def _jid(value: str) -> str:
         raise ValidationFailed(f"jid {err}", {"jid": [str(err)]}) from None
 
 
-async def _connected(request: web.Request, session_id: uuid.UUID) -> Any:
-    await request.app[appkeys.SESSION_COMMANDS].require(session_id)
-    client = request.app[appkeys.SESSIONS].connected_client(session_id)
-    if client is None:
-        raise SessionNotReady("the session is not connected")
-    return client
-
-
 @documented("Calls of a session", TAG, (200, CallListEnvelope), errors=(400, 404))
 @querystring_schema(CallsQuery)
 @match_info_schema(SessionPathSchema)
 async def list_calls(request: web.Request) -> web.Response:
-    session_id = _sid(request)
+    session_id = path_session_id(request)
     await request.app[appkeys.SESSION_COMMANDS].require(session_id)
     q = request["querystring"]
     rows, total = await request.app[appkeys.CALL_REPO].list_page(
@@ -320,11 +257,11 @@ async def list_calls(request: web.Request) -> web.Response:
     errors=(400, 404, 409),
     deprecated=True,
 )
-@querystring_schema(LegacySendQuery)
+@documents_input(LegacySendQuery, "querystring")
 async def legacy_send(request: web.Request) -> web.Response:
-    q = request["querystring"]
-    session_id: uuid.UUID = q["session"]
-    _check_can_send(await request.app[appkeys.SESSION_COMMANDS].require(session_id))
+    session_id: uuid.UUID = (await parse_query(request, LEGACY_SESSION))["session"]
+    await request.app[appkeys.SESSION_COMMANDS].require(session_id)
+    q = await parse_query(request, LEGACY_QUERY)
     kind = q["type"]
     value: Any = (
         q["text"]

@@ -123,3 +123,9 @@ async def parse_body(request: web.Request, schema: ma.Schema) -> dict[str, Any]:
         details = flatten_errors(err.messages)
         raise ValidationFailed(describe(details), details) from None
     return data
+
+
+async def parse_query(request: web.Request, schema: ma.Schema) -> dict[str, Any]:
+    """Validate the query string inside a handler (see `parse_body`)."""
+    data: dict[str, Any] = await ApiParser().parse(schema, request, location="querystring")
+    return data

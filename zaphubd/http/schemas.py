@@ -109,10 +109,17 @@ def documented(
 def documents_body(schema: type[ma.Schema]) -> Callable[[T], T]:
     """Put a JSON body schema in the OpenAPI spec without the middleware validating it
     (the handler calls `parse_body` itself, after its own earlier checks)."""
+    return documents_input(schema, "json")
+
+
+def documents_input(schema: type[ma.Schema], location: str) -> Callable[[T], T]:
+    """Put a request schema (`json` body or `querystring`) in the OpenAPI spec, unvalidated:
+    the handler parses it after the checks that must come first."""
+    options = {"required": True} if location == "json" else {}
 
     def decorate(handler: T) -> T:
         get_or_set_apispec(handler)["schemas"].append(
-            {"schema": schema(), "location": "json", "options": {"required": True}, "example": {}}
+            {"schema": schema(), "location": location, "options": options, "example": {}}
         )
         return handler
 

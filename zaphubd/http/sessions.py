@@ -15,7 +15,8 @@ from zaphubd.errors import NotFound, QrExpired
 from zaphubd.http import appkeys
 from zaphubd.http.qr import render
 from zaphubd.http.responses import ok, page
-from zaphubd.http.schemas import SessionPathSchema, documented
+from zaphubd.http.schemas import SessionPathSchema, documented, documents_body
+from zaphubd.http.session_path import path_session, path_session_id, session_and_body
 from zaphubd.http.session_schemas import (
     CreateSessionSchema,
     EventListEnvelope,
@@ -35,17 +36,15 @@ from zaphubd.http.session_schemas import (
 from zaphubd.queue import keys, queue_counts
 
 TAG = "sessions"
+# marshmallow builds a schema's fields when it is instantiated: once, not per request.
+PATCH_SCHEMA = PatchSessionSchema()
+PAIR_SCHEMA = PairSchema()
 _BY_DB_STATUS = {
     "connected": "connected",
     "initializing": "connecting",
     "qr_pending": "connecting",
     "reconnecting": "connecting",
 }
-
-
-def _sid(request: web.Request) -> uuid.UUID:
-    value: uuid.UUID = request["match_info"]["id"]
-    return value
 
 
 async def _runtime_statuses(app: web.Application, rows: list[SessionRow]) -> dict[uuid.UUID, str]:
@@ -127,15 +126,16 @@ async def list_sessions(request: web.Request) -> web.Response:
 )
 @match_info_schema(SessionPathSchema)
 async def get_session(request: web.Request) -> web.Response:
-    row = await request.app[appkeys.SESSION_COMMANDS].require(_sid(request))
+    row = await path_session(request)
     return ok(await _one(request, row, include_qr=True))
 
 
 @documented("Update label, webhook or config", TAG, (200, SessionEnvelope), errors=(400, 404))
-@request_schema(PatchSessionSchema, required=True)
+@documents_body(PatchSessionSchema)
 @match_info_schema(SessionPathSchema)
 async def patch_session(request: web.Request) -> web.Response:
-    row = await request.app[appkeys.SESSION_COMMANDS].update(_sid(request), dict(request["data"]))
+    current, body = await session_and_body(request, PATCH_SCHEMA)
+    row = await request.app[appkeys.SESSION_COMMANDS].update(current.id, body)
     return ok(await _one(request, row), message="Session updated")
 
 
@@ -144,7 +144,7 @@ async def patch_session(request: web.Request) -> web.Response:
 )
 @match_info_schema(SessionPathSchema)
 async def delete_session(request: web.Request) -> web.Response:
-    sid = _sid(request)
+    sid = path_session_id(request)
     await request.app[appkeys.SESSION_COMMANDS].delete(sid)
     return ok({"id": sid, "status": "deleting"}, message="Session deletion in progress")
 
@@ -153,7 +153,7 @@ async def delete_session(request: web.Request) -> web.Response:
 @querystring_schema(QrQuery)
 @match_info_schema(SessionPathSchema)
 async def get_qr(request: web.Request) -> web.StreamResponse:
-    row = await request.app[appkeys.SESSION_COMMANDS].require(_sid(request))
+    row = await path_session(request)
     if row.qr_code is None or row.last_qr_at is None or row.qr_expires_at is None:
         raise NotFound("no QR code: the session is connected or has not started yet")
     if datetime.now(UTC) > row.qr_expires_at:
@@ -174,7 +174,7 @@ async def get_qr(request: web.Request) -> web.StreamResponse:
 @documented("Stored and runtime status", TAG, (200, StatusEnvelope), errors=(400, 404))
 @match_info_schema(SessionPathSchema)
 async def get_status(request: web.Request) -> web.Response:
-    row = await request.app[appkeys.SESSION_COMMANDS].require(_sid(request))
+    row = await path_session(request)
     runtime = (await _runtime_statuses(request.app, [row]))[row.id]
     return ok(
         {
@@ -200,7 +200,7 @@ async def get_status(request: web.Request) -> web.Response:
 )
 @match_info_schema(SessionPathSchema)
 async def restart_session(request: web.Request) -> web.Response:
-    sid = _sid(request)
+    sid = path_session_id(request)
     await request.app[appkeys.SESSION_COMMANDS].restart(sid)
     return ok({"id": sid, "status": "initializing"}, message="Session restart in progress")
 
@@ -208,13 +208,11 @@ async def restart_session(request: web.Request) -> web.Response:
 @documented(
     "Log in with a pairing code instead of a QR", TAG, (200, PairEnvelope), errors=(400, 404, 409)
 )
-@request_schema(PairSchema, required=True)
+@documents_body(PairSchema)
 @match_info_schema(SessionPathSchema)
 async def pair_session(request: web.Request) -> web.Response:
-    sid = _sid(request)
-    await request.app[appkeys.SESSION_COMMANDS].require(sid)
-    phone = request["data"]["phone"].lstrip("+")
-    code = await request.app[appkeys.SESSIONS].pair(sid, phone)
+    row, body = await session_and_body(request, PAIR_SCHEMA)
+    code = await request.app[appkeys.SESSIONS].pair(row.id, body["phone"].lstrip("+"))
     return ok({"pairing_code": code})
 
 
@@ -246,7 +244,7 @@ async def stats(request: web.Request) -> web.Response:
 @querystring_schema(EventsQuery)
 @match_info_schema(SessionPathSchema)
 async def list_events(request: web.Request) -> web.Response:
-    sid = _sid(request)
+    sid = path_session_id(request)
     await request.app[appkeys.SESSION_COMMANDS].require(sid)
     q = request["querystring"]
     filt = EventFilter(sid, q.get("type"), q.get("event_type"), q.get("from_"), q.get("to"))

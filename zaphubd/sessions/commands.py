@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from zaphubd.db.message_batches import CANNOT_SEND
 from zaphubd.db.sessions import SessionRepo, SessionRow
-from zaphubd.errors import CapacityReached, DependencyUnavailable, NotFound
+from zaphubd.errors import CapacityReached, DependencyUnavailable, NotFound, SessionNotReady
 from zaphubd.queue import keys
 from zaphubd.queue.producer import Publisher
 from zaphubd.sessions.manager import SessionManager
@@ -21,6 +22,19 @@ from zaphubd.sessions.transitions import Transitions
 ChangeHook = Callable[[uuid.UUID], None]
 #: Vets a webhook URL before it is stored; raises an ApiError (a 400) to refuse it.
 UrlCheck = Callable[[str], Awaitable[None]]
+
+
+def require_visible(row: SessionRow | None, session_id: uuid.UUID) -> SessionRow:
+    """The session as the API sees it: one whose deletion was accepted is gone already."""
+    if row is None or row.stopped:
+        raise NotFound(f"session {session_id} not found")
+    return row
+
+
+def require_sendable(row: SessionRow) -> None:
+    """409 for a session that cannot send now or later (failed, logged out)."""
+    if row.status in CANNOT_SEND:
+        raise SessionNotReady(f"session is {row.status}; it cannot send (restart it first)")
 
 
 class SessionCommands:
@@ -47,10 +61,8 @@ class SessionCommands:
         self._url_check = check
 
     async def require(self, session_id: uuid.UUID) -> SessionRow:
-        row = await self._repo.get(session_id)
-        if row is None:
-            raise NotFound(f"session {session_id} not found")
-        return row
+        """The session, or 404 when it does not exist or its deletion was accepted."""
+        return require_visible(await self._repo.get(session_id), session_id)
 
     async def create(
         self,
