@@ -23,14 +23,13 @@ from zaphubd.db.database import Database
 from zaphubd.db.events import EventRepo
 from zaphubd.db.messages import MessageRepo
 from zaphubd.db.migrations import migrate
+from zaphubd.db.outbox import OutboxRepo
 from zaphubd.db.sessions import SessionRepo
 from zaphubd.eventsink import EventSink
 from zaphubd.http import appkeys
 from zaphubd.messaging.content import MediaFetcher, MediaLimits
 from zaphubd.messaging.inbound import InboundHandlers
 from zaphubd.messaging.intake import SendIntake
-from zaphubd.messaging.outbox import OutboxSweeper
-from zaphubd.messaging.send_worker import SEND_SPEC, SendWorker
 from zaphubd.messaging.sender import MessageSender, SendPolicy
 from zaphubd.messaging.traffic import TrafficRouter
 from zaphubd.netguard import guarded_session
@@ -38,9 +37,10 @@ from zaphubd.queue import keys
 from zaphubd.queue.consumer import Consumer, DeadHandler, Handler, QueueSpec
 from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import connect_redis
+from zaphubd.queue.wakeups import Wakeups
 from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
-from zaphubd.sessions.lanes import SendLanes
+from zaphubd.sessions.lanes import LaneSettings, SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.manager import SessionManager
 from zaphubd.sessions.recovery import Recovery
@@ -167,31 +167,34 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         accepts_message_id=transport.accepts_message_id,
     )
     sender = MessageSender(messages, sink, MediaFetcher(http, limits), policy)
-    lanes = SendLanes(manager)
+    lanes = SendLanes(
+        OutboxRepo(app[appkeys.DB]),
+        sender.run,
+        sender.give_up,
+        LaneSettings(settings.send_prefetch, settings.send_prefetch_total, settings.send_poll_s),
+    )
+    lanes.attach(manager)
+    wakeups = Wakeups(app[appkeys.REDIS], settings.node_id, lanes.wake, app[appkeys.LEASES].holders)
     manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager))
     app[appkeys.MESSAGE_REPO], app[appkeys.CALL_REPO], app[appkeys.LANES] = messages, calls, lanes
     app[appkeys.SEND_INTAKE] = SendIntake(
         messages,
         app[appkeys.SESSION_REPO],
         sink,
-        app[appkeys.PUBLISHER],
+        wakeups.wake,
         transport.new_message_id if transport.accepts_message_id else None,
     )
-    send = SendWorker(lanes, sender, messages, sink)
     inbound = InboundHandlers(messages, calls, sink)
     handlers = (inbound.message, inbound.receipt, inbound.presence, inbound.call)
     app[QUEUES] += [
-        QueueBinding(
-            SEND_SPEC, send.handle, send.on_dead, bind=lambda c: setattr(send, "consumer", c)
-        ),
-        *(
-            QueueBinding(spec, handler)
-            for spec, handler in zip(INBOUND_SPECS, handlers, strict=True)
-        ),
+        QueueBinding(spec, handler) for spec, handler in zip(INBOUND_SPECS, handlers, strict=True)
     ]
+    tasks = TaskGroup("messaging")
+    tasks.spawn(wakeups.run(), "wakeups")
     try:
         yield
     finally:
+        await tasks.cancel_all()
         await lanes.close()
         await http.close()
 
@@ -232,7 +235,7 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Queue consumers, recovery and the outbox sweeper; stopped before what they drive."""
+    """Queue consumers and recovery; stopped before what they drive."""
     settings = app[appkeys.SETTINGS]
     consumers = [_consumer(app, binding) for binding in app[QUEUES]]
     for consumer in consumers:
@@ -245,16 +248,7 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         starts_per_s=settings.recovery_starts_per_s,
         interval_s=settings.session_lease_ttl_s / 2,
     )
-    outbox = OutboxSweeper(
-        app[appkeys.MESSAGE_REPO],
-        app[appkeys.PUBLISHER],
-        app[appkeys.REDIS],
-        app[appkeys.LANES],
-        grace_s=settings.outbox_grace_s,
-        interval_s=settings.outbox_grace_s / 3,
-    )
     tasks.spawn(recovery.run(), "recovery")
-    tasks.spawn(outbox.run(), "outbox")
     try:
         yield
     finally:

@@ -68,7 +68,15 @@ class Settings(BaseSettings):
     startup_timeout_s: float = Field(30.0, ge=0, le=3600)
     shutdown_timeout_s: float = Field(25.0, gt=0, le=3600)
     queue_visibility_timeout_s: float = Field(60.0, ge=1, le=86_400)
-    outbox_grace_s: float = Field(30.0, ge=0.5, le=3600)
+    send_prefetch: int = Field(
+        32, ge=1, le=1000, description="pending sends one session's lane holds in memory"
+    )
+    send_prefetch_total: int = Field(
+        4096, ge=1, le=1_000_000, description="pending sends all lanes hold in memory together"
+    )
+    send_poll_s: float = Field(
+        30.0, ge=0.5, le=3600, description="an idle lane reads its queue again this often"
+    )
     session_lease_ttl_s: float = Field(30.0, ge=3, le=3600)
     reconnect_base_s: float = Field(5.0, gt=0, le=3600)
     reconnect_cap_s: float = Field(300.0, gt=0, le=86_400)

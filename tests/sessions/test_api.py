@@ -157,5 +157,5 @@ async def test_status_and_stats(gateway: StartGateway) -> None:
     assert status["phone_number"] == "5511900000021"
     stats = (await (await gw.api.get("/api/v1/sessions/stats")).json())["data"]
     assert stats["sessions_by_status"]["connected"] == 1
-    assert set(stats["queues"]) >= {"session-init", "message-send", "webhook-delivery"}
+    assert set(stats["queues"]) >= {"session-init", "webhook-delivery"}
     assert stats["queues"]["session-init"] == {"pending": 0, "in_flight": 0, "dlq": 0}

@@ -50,17 +50,19 @@ def enqueue_sql(columns: str) -> str:
     return f"""
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
-                         $6::jsonb[], $7::jsonb[], $8::text[])
-        AS t(id, session_id, message_id, type, to_jid, content, metadata, wa_message_id)
+                         $6::jsonb[], $7::jsonb[], $8::text[]) WITH ORDINALITY
+        AS t(id, session_id, message_id, type, to_jid, content, metadata, wa_message_id, n)
 ), sendable AS (
     SELECT input.* FROM input JOIN sessions s ON s.id = input.session_id
     WHERE NOT s.stopped AND s.status <> ALL($9::text[])
 ), inserted AS (
+    -- send_seq in the batch's order (volatile functions run after ORDER BY): the lanes
+    -- send in this order.
     INSERT INTO messages (id, session_id, message_id, direction, type, to_jid, status,
-                          content, metadata, wa_message_id, queued_at)
+                          content, metadata, wa_message_id, queued_at, send_seq)
     SELECT id, session_id, message_id, 'outbound', type, to_jid, 'queued', content, metadata,
-           wa_message_id, now()
-    FROM sendable
+           wa_message_id, now(), nextval('messages_send_seq')
+    FROM sendable ORDER BY n
     ON CONFLICT (session_id, message_id) DO NOTHING
     RETURNING {columns}
 ), event AS (

@@ -1,4 +1,5 @@
-"""Accepting a send: the row and its event first (the outbox), then the queue job.
+"""Accepting a send: the row and its event (the messages table is the send queue), then a
+wake-up for the lane of the node that runs the session.
 
 The order of checks is the API's: the session exists (404), the body is valid (the caller's
 part, 400), the session may send (409), then idempotency (a repeated messageId is the message
@@ -8,22 +9,20 @@ it inserts nothing does `accept` pay the reads that tell the cases apart.
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from zaphubd.db.message_batches import NewOutbound
 from zaphubd.db.messages import MessageRepo, MessageRow
 from zaphubd.db.sessions import SessionRepo, SessionRow
-from zaphubd.errors import DependencyUnavailable, SessionNotReady
+from zaphubd.errors import SessionNotReady
 from zaphubd.eventsink import EventSink
-from zaphubd.queue import keys
-from zaphubd.queue.producer import Publisher
 from zaphubd.sessions.commands import require_sendable, require_visible
 
-log = logging.getLogger("zaphubd.messaging.intake")
+#: Tells the session's lane, wherever it runs, that a send waits (best effort, never raises).
+Wake = Callable[[uuid.UUID], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +50,13 @@ class SendIntake:
         messages: MessageRepo,
         sessions: SessionRepo,
         sink: EventSink,
-        publisher: Publisher,
+        wake: Wake,
         new_wa_id: Callable[[], str] | None,
     ) -> None:
         self._messages = messages
         self._sessions = sessions
         self._sink = sink
-        self._publisher = publisher
+        self._wake = wake
         #: The transport's id generator when it honours caller-chosen ids (exactly-once).
         self._new_wa_id = new_wa_id
 
@@ -82,15 +81,7 @@ class SendIntake:
             return await self._not_inserted(send)
         row, event = accepted
         await self._sink.notify(event)
-        try:
-            await self._publisher.publish(
-                keys.MESSAGE_SEND,
-                {"id": str(row.id), "session_id": str(send.session_id)},
-                job_id=str(row.id),
-            )
-        except DependencyUnavailable as err:
-            # The row is the outbox: the sweeper publishes it once Redis is back.
-            log.warning("message %s queued in the outbox only (%s)", row.id, err)
+        await self._wake(send.session_id)
         return Accepted(row, new=True)
 
     async def _not_inserted(self, send: SendRequest) -> Accepted:

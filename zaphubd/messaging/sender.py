@@ -1,4 +1,4 @@
-"""Sending one stored message: the work a send lane runs for a `message-send` job.
+"""Sending one stored message: the work a send lane runs for each pending send.
 
 Every attempt asks the lane for a connected client first (waiting without spending attempts),
 marks the row `processing` (one more attempt) right before the hand-over, and records the
@@ -26,7 +26,6 @@ from zaphubd.db.messages import MessageRepo, MessageRow
 from zaphubd.eventsink import EventSink
 from zaphubd.media import MediaError
 from zaphubd.messaging.content import MediaFetcher, build_outbound
-from zaphubd.queue.job import HeldJob
 from zaphubd.sessions.lanes import LaneContext
 from zaphubd.transport.base import NotConnected, SendFailed, TransportError
 from zaphubd.transport.outbound import OutboundMessage
@@ -54,32 +53,19 @@ class MessageSender:
         self._media = media
         self._policy = policy
 
-    async def run(self, held: HeldJob, row_id: uuid.UUID, lane: LaneContext) -> None:
-        """The lane work for one job: send (with retries) and settle the queue entry.
-
-        Anything unexpected (Postgres down mid-send...) hands the job back to the queue, which
-        runs it again after a backoff; the row's status tells the next run where it stands.
-        """
-        try:
-            await self._run(held, row_id, lane)
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            log.warning("send of message %s interrupted, retrying later: %s", row_id, err)
-            await held.retry(f"{type(err).__name__}: {err}")
-
-    async def _run(self, held: HeldJob, row_id: uuid.UUID, lane: LaneContext) -> None:
+    async def run(self, lane: LaneContext, row_id: uuid.UUID) -> None:
+        """Send the message to the end: sent, dlq, or failed for good. Anything unexpected
+        (Postgres down mid-send...) is raised: the lane tries again after a backoff, and the
+        row's status tells the next run where it stands."""
         outbound: OutboundMessage | None = None
         first = True
         while True:
             client = await lane.ready()  # waits for the connection: no attempt spent
             claimed = await self._repo.claim(row_id)
             if claimed is None:
-                await held.ack()  # deleted, or finished by an earlier run
-                return
+                return  # deleted, or finished by an earlier run
             row, previous = claimed
             if first and previous == "processing" and not await self._resolve_in_doubt(row):
-                await held.ack()
                 return
             first = False
             try:
@@ -88,7 +74,7 @@ class MessageSender:
                     outbound = await build_outbound(row, self._media, target_is_ours)
                 result = await client.send(outbound, row.wa_message_id)
             except (MediaError, TransportError) as err:
-                if await self._settle_failure(held, row, _reason(err), _is_permanent(err)):
+                if await self._settle_failure(row, _reason(err), _is_permanent(err)):
                     return
                 if not isinstance(err, NotConnected):  # lost connection: ready() waits for it
                     await asyncio.sleep(self._retry_delay(row.attempts))
@@ -96,29 +82,19 @@ class MessageSender:
             event = await self._repo.mark_sent(row.id, result.message_id, result.timestamp)
             if event is not None:
                 await self._sink.notify(event)
-            await held.ack()
             return
 
-    async def _settle_failure(
-        self, held: HeldJob, row: MessageRow, error: str, permanent: bool
-    ) -> bool:
+    async def give_up(self, row_id: uuid.UUID, reason: str) -> None:
+        """The lane could not finish this send after many tries: it ends in `dlq`."""
+        row = await self._repo.mark_failed(row_id, "dlq", reason)
+        if row is not None:
+            await self._moved_to_dlq(row, reason)
+
+    async def _settle_failure(self, row: MessageRow, error: str, permanent: bool) -> bool:
         """Record a failed attempt; True when the message is finished (moved to dlq)."""
         if permanent or row.attempts >= self._policy.max_attempts:
             await self._repo.mark_failed(row.id, "dlq", error)
-            await self._sink.emit(
-                row.session_id,
-                "message.moved_to_dlq",
-                {
-                    "id": row.id,
-                    "messageId": row.message_id,
-                    "attempts": row.attempts,
-                    "error": error,
-                },
-            )
-            log.warning(
-                "message %s moved to dlq after %d attempt(s): %s", row.id, row.attempts, error
-            )
-            await held.reject(error)
+            await self._moved_to_dlq(row, error)
             return True
         await self._repo.mark_failed(row.id, "failed", error)
         await self._sink.emit(
@@ -127,6 +103,14 @@ class MessageSender:
             {"id": row.id, "messageId": row.message_id, "attempt": row.attempts, "error": error},
         )
         return False
+
+    async def _moved_to_dlq(self, row: MessageRow, error: str) -> None:
+        await self._sink.emit(
+            row.session_id,
+            "message.moved_to_dlq",
+            {"id": row.id, "messageId": row.message_id, "attempts": row.attempts, "error": error},
+        )
+        log.warning("message %s moved to dlq after %d attempt(s): %s", row.id, row.attempts, error)
 
     def _retry_delay(self, attempts: int) -> float:
         p = self._policy

@@ -18,7 +18,6 @@ WEBHOOK_DELIVERY = "webhook-delivery"
 ALL_QUEUES = (
     SESSION_INIT,
     SESSION_CLOSE,
-    MESSAGE_SEND,
     MESSAGE_RECEIVE,
     PRESENCE_EVENTS,
     RECEIPT_EVENTS,
@@ -54,3 +53,8 @@ def session_lease(session_id: uuid.UUID) -> str:
 
 #: The last event id whose webhook deliveries the catch-up has made sure of.
 WEBHOOK_EVENT_CURSOR = f"{PREFIX}:webhooks:event-cursor"
+
+
+def wake_stream(node_id: str) -> str:
+    """One node's wake-ups: ids of sessions it runs that have new sends (capped length)."""
+    return f"{PREFIX}:wake:{{{node_id}}}"

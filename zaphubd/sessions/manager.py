@@ -11,6 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from zaphubd.db.sessions import SessionRepo
@@ -25,6 +26,9 @@ from zaphubd.transport.events import Connected, TransportEvent
 log = logging.getLogger("zaphubd.sessions")
 
 StartResult = Literal["started", "running", "capacity", "elsewhere", "missing"]
+#: Told when a session starts running on this node, and when it stops running here.
+Started = Callable[[uuid.UUID], None]
+Stopped = Callable[[uuid.UUID], Awaitable[None]]
 LOGOUT_CONNECT_TIMEOUT_S = 15.0
 
 
@@ -51,6 +55,7 @@ class SessionManager:
         self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
         # Outlive each runtime: lanes wait on them across reconnects and restarts.
         self._connected: defaultdict[uuid.UUID, asyncio.Event] = defaultdict(asyncio.Event)
+        self._watchers: list[tuple[Started, Stopped]] = []
 
     # -- queries ---------------------------------------------------------------------
 
@@ -68,6 +73,10 @@ class SessionManager:
     def runtime_status(self, session_id: uuid.UUID) -> RuntimeStatus | None:
         runtime = self._running.get(session_id)
         return runtime.status if runtime else None
+
+    def watch(self, started: Started, stopped: Stopped) -> None:
+        """Call `started(id)` when a session starts running here, `stopped(id)` when it ends."""
+        self._watchers.append((started, stopped))
 
     def set_traffic(self, traffic: TrafficHandler) -> None:
         """Where clients' messages, receipts, calls... go (set before any session starts)."""
@@ -131,6 +140,8 @@ class SessionManager:
         )
         self._running[session_id] = runtime
         runtime.start(self._on_exit)
+        for started, _ in self._watchers:
+            started(session_id)
         log.info("session %s started on this node (%d running)", session_id, len(self._running))
         return "started"
 
@@ -143,9 +154,14 @@ class SessionManager:
         runtime = self._running.pop(session_id, None)
         if runtime is None:
             return False
+        await self._stopped(session_id)
         await runtime.stop(logout=logout)
         await self._leases.release(session_id)
         return True
+
+    async def _stopped(self, session_id: uuid.UUID) -> None:
+        for _, stopped in self._watchers:
+            await stopped(session_id)
 
     async def restart(self, session_id: uuid.UUID) -> StartResult:
         """Stop the socket, forget the credentials, and start a new QR cycle."""
@@ -192,12 +208,14 @@ class SessionManager:
     async def on_lease_lost(self, session_id: uuid.UUID) -> None:
         runtime = self._running.pop(session_id, None)
         if runtime is not None:
+            await self._stopped(session_id)
             await runtime.stop(logout=False)
 
     async def _on_exit(self, runtime: SessionRuntime) -> None:
         """The supervisor gave up (failed, logged out, halted): free the slot and lease."""
         if self._running.get(runtime.id) is runtime:
             del self._running[runtime.id]
+            await self._stopped(runtime.id)
             await self._leases.release(runtime.id)
 
     async def _logout_offline(self, session_id: uuid.UUID) -> None:
