@@ -27,6 +27,7 @@ from zaphubd.db.outbox import OutboxRepo
 from zaphubd.db.sessions import SessionRepo
 from zaphubd.eventsink import EventSink
 from zaphubd.http import appkeys
+from zaphubd.messaging.backlog import BacklogView
 from zaphubd.messaging.content import MediaFetcher, MediaLimits
 from zaphubd.messaging.inbound import InboundHandlers
 from zaphubd.messaging.intake import SendIntake
@@ -177,6 +178,7 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
     wakeups = Wakeups(app[appkeys.REDIS], settings.node_id, lanes.wake, app[appkeys.LEASES].holders)
     manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager))
     app[appkeys.MESSAGE_REPO], app[appkeys.CALL_REPO], app[appkeys.LANES] = messages, calls, lanes
+    app[appkeys.SEND_BACKLOG] = BacklogView(lanes.outbox, lanes)
     app[appkeys.SEND_INTAKE] = SendIntake(
         messages,
         app[appkeys.SESSION_REPO],

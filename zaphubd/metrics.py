@@ -45,3 +45,22 @@ class Metrics:
             ["queue", "state"],
             registry=reg,
         )
+        self.send_backlog = Gauge(
+            "zaphubd_send_backlog",
+            "Pending sends by session (the most loaded ones, the rest as 'other') and state "
+            "(queued, in_flight, retrying)",
+            ["session", "state"],
+            registry=reg,
+        )
+        self.send_oldest_age = Gauge(
+            "zaphubd_send_oldest_queued_age_seconds",
+            "Age of the oldest queued send, by session (as for zaphubd_send_backlog)",
+            ["session"],
+            registry=reg,
+        )
+        self.send_prefetched = Gauge(
+            "zaphubd_send_prefetched",
+            "Pending sends the lanes of this node hold in memory (capped by "
+            "ZAPHUB_SEND_PREFETCH_TOTAL)",
+            registry=reg,
+        )

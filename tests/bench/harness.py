@@ -44,6 +44,7 @@ class BenchStack:
         self.api = f"http://127.0.0.1:{self.http_port}/api/v1"
         self.control = f"http://127.0.0.1:{self.simnet_port}/control"
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._logs: list[Any] = []
 
     def start(self) -> BenchStack:
         self.pg.ensure(fast=False)
@@ -72,7 +73,8 @@ class BenchStack:
         return self._spawn(["serve"], "daemon.log", self.daemon_env(**overrides))
 
     def _spawn(self, args: list[str], log_name: str, env: Any) -> subprocess.Popen[bytes]:
-        log = open(self.workdir / log_name, "ab")  # noqa: SIM115 - lives with the process
+        log = open(self.workdir / log_name, "ab")  # noqa: SIM115 - closed by stop()
+        self._logs.append(log)
         proc = subprocess.Popen(
             [sys.executable, "-m", "zaphubd", *args], env=env, stdout=log, stderr=subprocess.STDOUT
         )
@@ -122,6 +124,8 @@ class BenchStack:
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(60)
+        for log in self._logs:
+            log.close()
         self.pg.stop()
         self.redis.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -11,6 +11,7 @@ from zaphubd.db.events import EventRepo
 from zaphubd.db.messages import MessageRepo
 from zaphubd.db.sessions import SessionRepo
 from zaphubd.eventsink import EventSink
+from zaphubd.messaging.backlog import BacklogView
 from zaphubd.messaging.intake import SendIntake
 from zaphubd.metrics import Metrics
 from zaphubd.queue.producer import Publisher
@@ -38,6 +39,7 @@ SESSIONS = web.AppKey("sessions", SessionManager)
 SESSION_COMMANDS = web.AppKey("session_commands", SessionCommands)
 SESSION_ACTIONS = web.AppKey("session_actions", SessionActions)
 SEND_INTAKE = web.AppKey("send_intake", SendIntake)
+SEND_BACKLOG = web.AppKey("send_backlog", BacklogView)
 MESSAGE_REPO = web.AppKey("message_repo", MessageRepo)
 CALL_REPO = web.AppKey("call_repo", CallRepo)
 LANES = web.AppKey("lanes", SendLanes)

@@ -21,6 +21,9 @@ async def metrics(request: web.Request) -> web.Response:
         for queue, count in counts.items():
             for state in ("waiting", "in_flight", "delayed", "dead"):
                 registry.queue_depth.labels(queue, state).set(getattr(count, state))
+    # The send backlog lives in Postgres; an outage leaves the last values too.
+    with contextlib.suppress(DependencyUnavailable):
+        await app[appkeys.SEND_BACKLOG].export(registry)
     body = generate_latest(registry.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

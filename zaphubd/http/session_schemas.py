@@ -155,6 +155,33 @@ class QueueStatSchema(ma.Schema):
     dlq = ma.fields.Integer(required=True)
 
 
+class SendTotalsSchema(ma.Schema):
+    queued = ma.fields.Integer(required=True, metadata={"description": "waiting to be sent"})
+    in_flight = ma.fields.Integer(required=True, metadata={"description": "being handed over"})
+    retrying = ma.fields.Integer(
+        required=True, metadata={"description": "failed an attempt, will be retried"}
+    )
+    oldest_queued_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    oldest_queued_age_s = ma.fields.Float(allow_none=True, required=True)
+
+
+class SessionSendsSchema(SendTotalsSchema):
+    waiting_for_pacing = ma.fields.Integer(
+        required=True,
+        metadata={"description": "queued sends held back only by sendRatePerMinute"},
+    )
+    prefetched_here = ma.fields.Integer(
+        required=True,
+        metadata={"description": "queued sends the lane on this node holds in memory"},
+    )
+
+
+class SessionStatsSchema(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True)
+    sends = ma.fields.Nested(SessionSendsSchema, required=True)
+
+
 class StatsSchema(ma.Schema):
     capacity = ma.fields.Nested(CapacitySchema, required=True)
     sessions_by_status = ma.fields.Dict(
@@ -163,6 +190,7 @@ class StatsSchema(ma.Schema):
     queues = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Nested(QueueStatSchema), required=True
     )
+    sends = ma.fields.Nested(SendTotalsSchema, required=True)
 
 
 class EventSchema(ma.Schema):
@@ -192,6 +220,7 @@ SessionListEnvelope = envelope(
 StatusEnvelope = envelope(StatusSchema, "StatusEnvelope")
 QrEnvelope = envelope(QrSchema, "QrEnvelope")
 StatsEnvelope = envelope(StatsSchema, "StatsEnvelope")
+SessionStatsEnvelope = envelope(SessionStatsSchema, "SessionStatsEnvelope")
 EventListEnvelope = envelope(
     ma.fields.List(ma.fields.Nested(EventSchema), required=True),
     "EventListEnvelope",

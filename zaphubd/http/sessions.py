@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from aiohttp import web
 from aiohttp_apigami import match_info_schema, querystring_schema, request_schema
 
 from zaphubd.db.events import EventFilter
+from zaphubd.db.outbox import Backlog
 from zaphubd.db.sessions import SessionRow
 from zaphubd.errors import NotFound, QrExpired
 from zaphubd.http import appkeys
@@ -30,9 +32,11 @@ from zaphubd.http.session_schemas import (
     ScheduledEnvelope,
     SessionEnvelope,
     SessionListEnvelope,
+    SessionStatsEnvelope,
     StatsEnvelope,
     StatusEnvelope,
 )
+from zaphubd.messaging.backlog import SendBacklog, age_s
 from zaphubd.queue import keys, queue_counts
 
 TAG = "sessions"
@@ -236,8 +240,26 @@ async def stats(request: web.Request) -> web.Response:
                 name: {"pending": c.pending, "in_flight": c.in_flight, "dlq": c.dead}
                 for name, c in counts.items()
             },
+            "sends": _sends_view(await app[appkeys.SEND_BACKLOG].totals()),
         }
     )
+
+
+def _sends_view(backlog: Backlog | SendBacklog) -> dict[str, Any]:
+    return {**asdict(backlog), "oldest_queued_age_s": age_s(backlog.oldest_queued_at)}
+
+
+@documented(
+    "One session's send queue: queued, in flight, retrying, held back by pacing, oldest age",
+    TAG,
+    (200, SessionStatsEnvelope),
+    errors=(400, 404),
+)
+@match_info_schema(SessionPathSchema)
+async def session_stats(request: web.Request) -> web.Response:
+    row = await path_session(request)
+    sends = await request.app[appkeys.SEND_BACKLOG].of(row)
+    return ok({"id": row.id, "status": row.status, "sends": _sends_view(sends)})
 
 
 @documented("A session's events, newest first", TAG, (200, EventListEnvelope), errors=(400, 404))
@@ -282,3 +304,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post(base + "/{id}/restart", restart_session)
     app.router.add_post(base + "/{id}/pair", pair_session)
     app.router.add_get(base + "/{id}/events", list_events, allow_head=False)
+    app.router.add_get(base + "/{id}/stats", session_stats, allow_head=False)
