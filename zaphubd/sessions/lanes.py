@@ -38,6 +38,9 @@ class LaneSettings:
     prefetch: int = 32
     total_prefetch: int = 4096
     poll_s: float = 30.0
+    #: Backoff after an unexpected failure (Postgres down...), before trying again.
+    retry_base_s: float = 0.5
+    retry_cap_s: float = 30.0
 
 
 class LaneContext:
@@ -149,15 +152,17 @@ class SendLane:
                 self._held = 0
 
     async def _read_head(self, failures: dict[uuid.UUID, int]) -> list[uuid.UUID] | None:
-        granted = await self._lanes.budget.take(self._lanes.settings.prefetch)
+        budget = self._lanes.budget
+        granted = await budget.take(self._lanes.settings.prefetch)
+        ids: list[uuid.UUID] = []
         try:
             ids = await self._lanes.outbox.head(self.session_id, granted)
         except Exception as err:
-            self._lanes.budget.give(granted)
             await self._pause("reading the send queue", err, failures, None)
             return None
+        finally:
+            budget.give(granted - len(ids))  # also when cancelled mid-read
         failures.pop(self.session_id, None)
-        self._lanes.budget.give(granted - len(ids))
         self._held = len(ids)
         return ids
 
@@ -165,6 +170,8 @@ class SendLane:
         self, context: LaneContext, ids: list[uuid.UUID], failures: dict[uuid.UUID, int]
     ) -> None:
         for row_id in ids:
+            if self.manager.connected_client(self.session_id) is None:
+                return  # disconnected: give the rest back rather than hold it while waiting
             try:
                 await self._lanes.work(context, row_id)
             except asyncio.CancelledError:
@@ -188,7 +195,8 @@ class SendLane:
             with contextlib.suppress(Exception):
                 await self._lanes.give_up(row_id, reason)
             return
-        await asyncio.sleep(backoff_delay(count - 1, 0.5, 30.0))
+        settings = self._lanes.settings
+        await asyncio.sleep(backoff_delay(count - 1, settings.retry_base_s, settings.retry_cap_s))
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
