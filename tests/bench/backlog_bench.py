@@ -88,7 +88,13 @@ async def latency(
         if len(rows) >= count:
             break
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {len(rows)}/{count} of {tag} sent")
+            stuck = await pool.fetch(
+                """SELECT status, attempts, error_message, count(*) AS n FROM messages
+                   WHERE message_id LIKE $1 AND sent_at IS NULL
+                   GROUP BY status, attempts, error_message""",
+                f"{tag}-%",
+            )
+            raise RuntimeError(f"only {len(rows)}/{count} of {tag} sent: {stuck}")
         await asyncio.sleep(0.2)
     values = [float(r["s"]) for r in rows]
     return {
