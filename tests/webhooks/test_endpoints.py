@@ -107,6 +107,7 @@ async def test_history_filters_and_paginates(gateway: StartGateway, receiver: Re
         "last_status_code",
         "last_error",
         "last_latency_ms",
+        "attempt_log",
         "created_at",
         "delivered_at",
         "next_attempt_at",
@@ -190,3 +191,5 @@ async def test_openapi_documents_the_webhook_routes(gateway: StartGateway) -> No
         operation = paths[path][method]
         assert code in operation["responses"] and "webhooks" in operation["tags"]
     assert "400" in paths["/api/v1/sessions/{id}/webhook/retry"]["post"]["responses"]
+    attempt = spec["components"]["schemas"]["WebhookAttempt"]
+    assert set(attempt["properties"]) == {"at", "status_code", "error", "latency_ms"}

@@ -33,6 +33,8 @@ class DeliveryRow:
     last_status_code: int | None
     last_error: str | None
     last_latency_ms: int | None
+    #: The newest attempts, oldest first: {at, status_code, error, latency_ms} each.
+    attempt_log: list[dict[str, Any]]
     created_at: datetime
     delivered_at: datetime | None
     next_attempt_at: datetime | None
@@ -71,6 +73,8 @@ class AttemptRecord:
     event_type: str
     #: The event's payload as JSON text, without `attempt` (the row's count is added).
     payload_json: str
+    #: The attempt's entry of `attempt_log` as JSON text.
+    log_entry_json: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +136,15 @@ def event_delivery_id(event_id: int) -> uuid.UUID:
 
 # The attempts' updates and their events in one statement. Events are written only for rows
 # that still exist: a session deleted meanwhile took its deliveries (and events) with it.
+# Each attempt is appended to the row's attempt_log, which keeps its newest $11 entries (the
+# retry limit + 1): below the cap the append is one concatenation; the slice runs only once a
+# log is full (deliveries retried by hand, or a lowered cap).
 _RECORD = """
 WITH outcome AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[],
-                         $7::timestamptz[], $8::text[], $9::text[])
+                         $7::timestamptz[], $8::text[], $9::text[], $10::text[])
         AS o(id, status, url, status_code, latency_ms, error, next_attempt_at, event_type,
-             payload)
+             payload, entry)
 ), updated AS (
     UPDATE webhook_deliveries d SET
         status = o.status,
@@ -146,6 +153,12 @@ WITH outcome AS (
         last_status_code = o.status_code,
         last_latency_ms = o.latency_ms,
         last_error = o.error,
+        attempt_log = CASE
+            WHEN jsonb_array_length(d.attempt_log) < $11
+                THEN d.attempt_log || jsonb_build_array(o.entry::jsonb)
+            ELSE jsonb_path_query_array(d.attempt_log || jsonb_build_array(o.entry::jsonb),
+                                        '$[last - $k to last]',
+                                        jsonb_build_object('k', $11 - 1)) END,
         next_attempt_at = o.next_attempt_at,
         delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE d.delivered_at END,
         updated_at = now()
@@ -179,8 +192,11 @@ class WebhookRepo:
         records = await self._db.fetch(_UNDELIVERED, after, upto, limit)
         return [EventRow.from_record(r) for r in records]
 
-    async def record_attempts(self, records: Sequence[AttemptRecord]) -> list[EventRow]:
-        """Apply attempts to their deliveries; return the webhook.* events written for them."""
+    async def record_attempts(
+        self, records: Sequence[AttemptRecord], log_cap: int
+    ) -> list[EventRow]:
+        """Apply attempts to their deliveries, keeping the newest `log_cap` in each row's
+        attempt_log; return the webhook.* events written for them."""
         values = (
             (
                 r.delivery_id,
@@ -192,11 +208,13 @@ class WebhookRepo:
                 r.next_attempt_at,
                 r.event_type,
                 r.payload_json,
+                r.log_entry_json,
             )
             for r in records
         )
         columns = [list(c) for c in zip(*values, strict=True)]
-        return [EventRow.from_record(r) for r in await self._db.fetch(_RECORD, *columns)]
+        rows = await self._db.fetch(_RECORD, *columns, max(1, log_cap))
+        return [EventRow.from_record(r) for r in rows]
 
     async def get(self, session_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryRow | None:
         record = await self._db.fetchrow(

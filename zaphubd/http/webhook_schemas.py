@@ -67,6 +67,21 @@ class TestResultSchema(ma.Schema):
     error = ma.fields.String(allow_none=True, metadata={"description": "why it was not ok"})
 
 
+class WebhookAttemptSchema(ma.Schema):
+    at = ma.fields.DateTime(
+        required=True, metadata={"description": "when the attempt started (ISO-8601, UTC)"}
+    )
+    status_code = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "null: no HTTP answer"}
+    )
+    error = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "null on 2xx; else `HTTP <code>` or the network error, short"},
+    )
+    latency_ms = ma.fields.Integer(required=True)
+
+
 class DeliverySchema(ma.Schema):
     delivery_id = ma.fields.UUID(required=True, metadata={"description": "the deliveryId"})
     event = ma.fields.String(required=True)
@@ -76,6 +91,13 @@ class DeliverySchema(ma.Schema):
     last_status_code = ma.fields.Integer(allow_none=True)
     last_error = ma.fields.String(allow_none=True)
     last_latency_ms = ma.fields.Integer(allow_none=True)
+    attempt_log = ma.fields.List(
+        ma.fields.Nested(WebhookAttemptSchema),
+        required=True,
+        metadata={
+            "description": "each attempt, newest last; the newest (retry limit + 1) are kept"
+        },
+    )
     created_at = ma.fields.DateTime(required=True)
     delivered_at = ma.fields.DateTime(allow_none=True)
     next_attempt_at = ma.fields.DateTime(allow_none=True)

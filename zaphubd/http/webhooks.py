@@ -45,6 +45,7 @@ def delivery_view(row: DeliveryRow) -> dict[str, Any]:
         "last_status_code": row.last_status_code,
         "last_error": row.last_error,
         "last_latency_ms": row.last_latency_ms,
+        "attempt_log": row.attempt_log,
         "created_at": row.created_at,
         "delivered_at": row.delivered_at,
         "next_attempt_at": row.next_attempt_at,

@@ -91,7 +91,8 @@ def build(settings: Settings, services: Services, limits: LaneLimits | None = No
     http = open_http(allow_private=allow_private, timeout_s=timeout_s, per_host=limits.per_host)
     sender = WebhookSender(http, timeout_s=timeout_s, allow_private=allow_private)
     deliveries = DeliveryQueue(repo, services.publisher)
-    recorder, lanes = AttemptRecorder(repo, services.sink), HostLanes(limits)
+    log_cap = settings.webhook_max_retries + 1  # every attempt of one automatic run
+    recorder, lanes = AttemptRecorder(repo, services.sink, log_cap), HostLanes(limits)
     metrics = WebhookMetrics(services.registry)
     metrics.held.set_function(lambda: lanes.held)
     policy = WebhookUrlPolicy(allow_private=allow_private)

@@ -23,6 +23,9 @@ from zaphubd.webhooks.sender import AttemptResult
 DELIVERED = lookup("webhook.delivered")
 FAILED = lookup("webhook.failed")
 log = logging.getLogger("zaphubd.webhooks")
+#: Characters of an attempt's error kept in its attempt_log entry: the error is our own
+#: one-line summary (status, or the network error), never the response body.
+LOG_ERROR_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +68,26 @@ class Outcome:
             next_attempt_at=self.next_attempt_at,
             event_type=(DELIVERED if self.result.ok else FAILED).name,
             payload_json=dumps(payload).decode(),
+            log_entry_json=dumps(self.log_entry()).decode(),
         )
+
+    def log_entry(self) -> dict[str, object]:
+        """The attempt as its delivery's attempt_log keeps it; `at` is when it started."""
+        error = self.result.error
+        return {
+            "at": self.result.started_at,
+            "status_code": self.result.status_code,
+            "error": None if error is None else error[:LOG_ERROR_CHARS],
+            "latency_ms": self.result.latency_ms,
+        }
 
 
 class AttemptRecorder:
-    def __init__(self, repo: WebhookRepo, sink: EventSink) -> None:
+    def __init__(self, repo: WebhookRepo, sink: EventSink, log_cap: int) -> None:
+        """`log_cap`: attempts kept in each delivery's attempt_log (the retry limit + 1)."""
         self._repo = repo
         self._sink = sink
+        self._log_cap = log_cap
 
     async def write(self, outcomes: Sequence[Outcome]) -> list[Exception | None]:
         """Write the outcomes and their events; per outcome, None or why it was not written."""
@@ -89,5 +105,6 @@ class AttemptRecorder:
         return [None] * len(outcomes)
 
     async def _write(self, outcomes: Sequence[Outcome]) -> None:
-        for row in await self._repo.record_attempts([o.record() for o in outcomes]):
+        records = [o.record() for o in outcomes]
+        for row in await self._repo.record_attempts(records, self._log_cap):
             await self._sink.notify(row)

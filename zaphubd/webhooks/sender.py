@@ -8,8 +8,10 @@ failure, as is 410 Gone (the receiver asks us to stop).
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -33,6 +35,8 @@ class AttemptResult:
     permanent: bool = False
     #: The start of the response body (decoded leniently), for the test endpoint.
     response_head: str = ""
+    #: When the attempt started (the request was about to be sent), UTC.
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def ok(self) -> bool:
@@ -68,12 +72,14 @@ class WebhookSender:
             secret=secret,
             timestamp=int(time.time()),
         )
-        started = time.perf_counter()
+        started_at, started = datetime.now(UTC), time.perf_counter()
         try:
             status, location, head = await self._exchange(url, body, headers)
         except Exception as err:
-            return _failure(err, _elapsed_ms(started), self.timeout_s)
-        return _judge(status, location, head, _elapsed_ms(started))
+            result = _failure(err, _elapsed_ms(started), self.timeout_s)
+        else:
+            result = _judge(status, location, head, _elapsed_ms(started))
+        return dataclasses.replace(result, started_at=started_at)
 
     async def _exchange(
         self, url: str, body: bytes, headers: dict[str, str]
