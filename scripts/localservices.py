@@ -192,7 +192,8 @@ class Redis:
         port_file.write_text(str(port))
         return cls(base / "redis", port)
 
-    def ensure(self, appendonly: bool = True) -> None:
+    def ensure(self, appendonly: bool = True, extra: tuple[str, ...] = ()) -> None:
+        """Start the server unless it runs; `extra` adds redis-server options."""
         if port_open(self.port):
             return
         server = shutil.which("redis-server")
@@ -218,6 +219,7 @@ class Redis:
                 str(self.datadir / "redis.pid"),
                 "--logfile",
                 str(self.datadir / "redis.log"),
+                *extra,
             ],
             check=True,
         )

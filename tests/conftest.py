@@ -1,16 +1,25 @@
-"""Shared fixtures: real Postgres and Redis for the whole test session."""
+"""Shared fixtures: real Postgres and Redis for the whole test session.
+
+`redis_url` is a single Redis, or with ZAPHUB_TEST_REDIS=cluster a 3-master Redis Cluster
+(`make test-cluster`); tests/queue runs on both in any case. The cluster starts only when a
+test asks for it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.gateway import gateway_fixture
+from tests.redis_cluster import RedisClusterProcesses, start_cluster
 from tests.services import (
     LocalServices,
     clone_database,
@@ -21,6 +30,7 @@ from tests.services import (
 from tests.simnet_harness import start_simnet
 from zaphubd.daemon import build_app
 from zaphubd.db.database import Database
+from zaphubd.queue.redis import RedisClient, client_from_url
 from zaphubd.settings import Settings
 
 
@@ -49,18 +59,50 @@ async def db(pg_url: str) -> AsyncIterator[Database]:
     await database.close()
 
 
+REDIS_BACKENDS = ("single", "cluster")
+
+
+def redis_backend_from_env() -> str:
+    backend = os.environ.get("ZAPHUB_TEST_REDIS", "single")
+    if backend not in REDIS_BACKENDS:
+        raise pytest.UsageError(f"ZAPHUB_TEST_REDIS must be one of {REDIS_BACKENDS}")
+    return backend
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterProcesses]:
+    base = Path(tempfile.mkdtemp(prefix="zaphubd-cluster-"))
+    cluster = start_cluster(base)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture
-async def redis_url(services: LocalServices) -> AsyncIterator[str]:
-    """An empty Redis for this test."""
-    client = aioredis.Redis.from_url(services.redis_url)
-    await client.flushall()
+def redis_backend() -> str:
+    """Which Redis `redis_url` is; tests/queue overrides this to run on both."""
+    return redis_backend_from_env()
+
+
+@pytest.fixture
+async def redis_url(
+    services: LocalServices, redis_backend: str, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """An empty Redis (or Redis Cluster) for this test."""
+    url = services.redis_url
+    if redis_backend == "cluster":
+        url = request.getfixturevalue("redis_cluster").url
+    client = client_from_url(url)
+    await client.flushall()  # on a cluster: on every master
     await client.aclose()
-    yield services.redis_url
+    yield url
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
+    client = client_from_url(redis_url)
     yield client
     await client.aclose()
 

@@ -36,6 +36,7 @@ from zaphubd.messaging.traffic import TrafficRouter
 from zaphubd.netguard import guarded_session
 from zaphubd.queue import keys
 from zaphubd.queue.consumer import Consumer, DeadHandler, Handler, QueueSpec
+from zaphubd.queue.keymigration import migrate_queue_keys
 from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import connect_redis
 from zaphubd.queue.wakeups import Wakeups
@@ -99,7 +100,14 @@ async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
-    redis = await connect_redis(settings.redis_url, settings.startup_timeout_s)
+    redis = await connect_redis(
+        settings.redis_url, settings.startup_timeout_s, cluster=settings.redis_cluster
+    )
+    try:
+        await migrate_queue_keys(redis)  # before any consumer reads the new names
+    except BaseException:
+        await redis.aclose()
+        raise
     app[appkeys.REDIS] = redis
     app[appkeys.PUBLISHER] = Publisher(redis)
     try:

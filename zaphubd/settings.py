@@ -22,6 +22,8 @@ from zaphubd.errors import ConfigError
 ENV_PREFIX = "ZAPHUB_"
 DEFAULT_ENV_FILE = Path("/etc/zaphubd/zaphubd.env")
 MIB = 1024 * 1024
+#: Kept here, not in queue/redis.py, so validating settings imports no Redis client.
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 PLACEHOLDERS = frozenset({"changeme", "change-me", "change_me", "secret", "password", "xxx"})
 
 
@@ -42,7 +44,13 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(description="Postgres URL (postgresql://user:pass@host:port/db)")
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL; a cluster: redis+cluster://host:port[,host:port...]",
+    )
+    redis_cluster: bool = Field(
+        False, description="treat ZAPHUB_REDIS_URL (redis:// or rediss://) as a cluster node"
+    )
     http_host: str = Field("127.0.0.1", description="address the API listens on")
     http_port: int = Field(3000, ge=1, le=65535)
     http_max_body_bytes: int = Field(16 * MIB, ge=1024, description="request body limit")
@@ -97,8 +105,15 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str) -> str:
-        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        scheme = urlsplit(value).scheme
+        if scheme in CLUSTER_SCHEMES:
+            if urlsplit(value).path not in ("", "/", "/0"):
+                raise ValueError("a cluster has only database 0")
+            cluster_nodes(value)
+        elif scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                "must be a redis://, rediss://, unix://, redis+cluster:// or rediss+cluster:// URL"
+            )
         return value
 
     @field_validator("simnet_url")
@@ -136,6 +151,8 @@ class Settings(BaseSettings):
     def _check_pool(self) -> Settings:
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("ZAPHUB_DB_POOL_MIN must not exceed ZAPHUB_DB_POOL_MAX")
+        if self.redis_cluster and urlsplit(self.redis_url).scheme == "unix":
+            raise ValueError("ZAPHUB_REDIS_CLUSTER needs a redis:// or rediss:// URL, not unix://")
         return self
 
     def masked(self) -> dict[str, str]:
@@ -144,6 +161,17 @@ class Settings(BaseSettings):
         for name in type(self).model_fields:
             shown[ENV_PREFIX + name.upper()] = _mask(name, getattr(self, name))
         return shown
+
+
+def cluster_nodes(url: str) -> list[tuple[str, int]]:
+    """The (host, port) nodes of a redis+cluster:// URL; ValueError if one is malformed."""
+    nodes = []
+    for node in urlsplit(url).netloc.rpartition("@")[2].split(","):
+        host, _, port = node.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("a cluster URL lists host:port nodes separated by commas")
+        nodes.append((host.strip("[]"), int(port)))
+    return nodes
 
 
 def _mask(name: str, value: Any) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from zaphubd.errors import ConfigError
-from zaphubd.settings import Settings, load_settings, redact_url
+from zaphubd.settings import Settings, cluster_nodes, load_settings, redact_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,10 @@ def test_every_problem_is_reported_without_echoing_secrets(monkeypatch: pytest.M
         load_settings()
     problems = err.value.problems
     assert "ZAPHUB_DATABASE_URL: is required" in problems
-    assert "ZAPHUB_REDIS_URL: must be a redis://, rediss:// or unix:// URL" in problems
+    assert (
+        "ZAPHUB_REDIS_URL: must be a redis://, rediss://, unix://, redis+cluster:// or "
+        "rediss+cluster:// URL"
+    ) in problems
     assert any(p.startswith("ZAPHUB_API_KEY: must be at least 16") for p in problems)
     assert any(p.startswith("ZAPHUB_NODE_ID:") for p in problems)
     assert "short-secret" not in str(problems)
@@ -95,3 +98,41 @@ def test_masked_hides_secrets_and_passwords(monkeypatch: pytest.MonkeyPatch) -> 
 def test_redact_url_leaves_urls_without_password() -> None:
     assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert redact_url("redis://:pw@host:6379/0") == "redis://:***@host:6379/0"
+
+
+def test_a_redis_cluster_is_named_by_its_url_or_the_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAPHUB_DATABASE_URL", "postgresql://x@h/db")
+    assert not load_settings().redis_cluster
+    monkeypatch.setenv("ZAPHUB_REDIS_URL", "redis+cluster://:pw@10.0.0.1:7000,[::1]:7001")
+    url = load_settings().redis_url
+    assert cluster_nodes(url) == [("10.0.0.1", 7000), ("::1", 7001)]
+    assert redact_url(url) == "redis+cluster://:***@10.0.0.1:7000,[::1]:7001"
+    monkeypatch.setenv("ZAPHUB_REDIS_URL", "redis://10.0.0.1:7000")
+    monkeypatch.setenv("ZAPHUB_REDIS_CLUSTER", "true")
+    assert load_settings().redis_cluster
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis+cluster://h1:7000,h2", "a cluster URL lists host:port nodes separated by commas"),
+        ("redis+cluster://h1:7000/2", "a cluster has only database 0"),
+    ],
+)
+def test_a_malformed_cluster_url_is_refused(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    monkeypatch.setenv("ZAPHUB_DATABASE_URL", "postgresql://x@h/db")
+    monkeypatch.setenv("ZAPHUB_REDIS_URL", url)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert err.value.problems == [f"ZAPHUB_REDIS_URL: {problem}"]
+
+
+def test_the_cluster_switch_needs_a_tcp_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAPHUB_DATABASE_URL", "postgresql://x@h/db")
+    monkeypatch.setenv("ZAPHUB_REDIS_URL", "unix:///run/redis.sock")
+    monkeypatch.setenv("ZAPHUB_REDIS_CLUSTER", "true")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "needs a redis:// or rediss:// URL" in err.value.problems[0]

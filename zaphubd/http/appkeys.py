@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from zaphubd.db.calls import CallRepo
@@ -15,6 +14,7 @@ from zaphubd.messaging.backlog import BacklogView
 from zaphubd.messaging.intake import SendIntake
 from zaphubd.metrics import Metrics
 from zaphubd.queue.producer import Publisher
+from zaphubd.queue.redis import RedisClient
 from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.lanes import SendLanes
@@ -28,7 +28,8 @@ SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 STARTED_AT = web.AppKey("started_at", float)
 DB = web.AppKey("db", Database)
-REDIS = web.AppKey("redis", aioredis.Redis)
+#: A union is no class: the AppKey gets its type from the annotation instead.
+REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 PUBLISHER = web.AppKey("publisher", Publisher)
 SESSION_REPO = web.AppKey("session_repo", SessionRepo)
 EVENT_REPO = web.AppKey("event_repo", EventRepo)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 import redis.exceptions
 
 from zaphubd.backoff import backoff_delay
@@ -27,7 +26,8 @@ from zaphubd.metrics import Metrics
 from zaphubd.queue import keys
 from zaphubd.queue.job import HeldJob, Job, Reject, Retry, decode_entry, delayed_member
 from zaphubd.queue.maintenance import Maintenance
-from zaphubd.queue.redis import OUTAGE_ERRORS
+from zaphubd.queue.redis import OUTAGE_ERRORS, RedisClient
+from zaphubd.queue.scripts import DEAD_LETTER, RETRY_LATER
 from zaphubd.tasks import TaskGroup
 
 log = logging.getLogger("zaphubd.queue")
@@ -56,7 +56,7 @@ class Consumer:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         spec: QueueSpec,
         handler: Handler,
         *,
@@ -81,6 +81,9 @@ class Consumer:
         self._stopping = False
         self._tasks = TaskGroup(f"queue:{spec.name}")
         self._maintenance = Maintenance(self, redis, visibility_timeout_s)
+        # Scripts, not MULTI: one round trip, and atomic on a Redis Cluster slot as well.
+        self._retry_later = redis.register_script(RETRY_LATER)
+        self._dead_letter = redis.register_script(DEAD_LETTER)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -256,11 +259,10 @@ class Consumer:
             )
         member = delayed_member(job.id, orjson.dumps(job.data), job.attempt, job.enqueued_at_ms)
         due_ms = int((time.time() + defer_s) * 1000)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zadd(keys.delayed(self.spec.name), {member: due_ms})
-        pipe.xack(self._stream, keys.GROUP, job.entry_id)
-        pipe.xdel(self._stream, job.entry_id)
-        await pipe.execute()
+        await self._retry_later(
+            keys=[keys.delayed(self.spec.name), self._stream],
+            args=[member, due_ms, keys.GROUP, job.entry_id],
+        )
 
     async def settle_dead(self, job: Job, reason: str) -> None:
         """Record the final failure (on_dead), then move the entry to the dead letters."""
@@ -284,12 +286,10 @@ class Consumer:
     async def _dead_letter_raw(self, entry_id: str, fields: dict[Any, Any], reason: str) -> None:
         record = {**fields, "error": reason[:2000], "failed_at": str(int(time.time() * 1000))}
         record["entry"] = entry_id
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.xadd(keys.dead_letters(self.spec.name), record)
-        pipe.xack(self._stream, keys.GROUP, entry_id)
-        pipe.xdel(self._stream, entry_id)
-        pipe.hdel(keys.reclaims(self.spec.name), entry_id)
-        await pipe.execute()
+        await self._dead_letter(
+            keys=[keys.dead_letters(self.spec.name), self._stream, keys.reclaims(self.spec.name)],
+            args=[keys.GROUP, entry_id, *(part for pair in record.items() for part in pair)],
+        )
 
     async def _settle_safely(self, settling: Awaitable[None]) -> None:
         """A settle that fails (Redis or Postgres down) leaves the entry pending: it runs again."""

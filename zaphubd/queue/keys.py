@@ -1,4 +1,8 @@
-"""Every Redis key and stream name zaphubd uses, built in one place."""
+"""Every Redis key and stream name zaphubd uses, built in one place.
+
+Keys that one script or transaction touches together share a hash tag (`{...}`), so they live
+in one slot and the daemon works on a Redis Cluster as on a single Redis.
+"""
 
 from __future__ import annotations
 
@@ -26,24 +30,48 @@ ALL_QUEUES = (
 )
 
 
+def _queue_key(queue: str, part: str) -> str:
+    # The hash tag {q:<queue>} puts all of one queue's keys in one Redis Cluster slot: the
+    # scripts and transactions of queue/ touch them together (stream, delayed set, DLQ, reclaims).
+    return f"{PREFIX}:{{q:{queue}}}:{part}"
+
+
 def stream(queue: str) -> str:
     """The stream holding the queue's entries that are waiting or in flight."""
-    return f"{PREFIX}:q:{queue}"
+    return _queue_key(queue, "stream")
 
 
 def dead_letters(queue: str) -> str:
     """The stream of entries that exhausted their attempts, with the last error."""
-    return f"{PREFIX}:dlq:{queue}"
+    return _queue_key(queue, "dlq")
 
 
 def delayed(queue: str) -> str:
     """Sorted set of jobs waiting for a retry or a delay, scored by due time in ms."""
-    return f"{PREFIX}:delayed:{queue}"
+    return _queue_key(queue, "delayed")
 
 
 def reclaims(queue: str) -> str:
     """Hash: stream entry id -> times it was taken from a consumer that went silent."""
-    return f"{PREFIX}:reclaims:{queue}"
+    return _queue_key(queue, "reclaims")
+
+
+def legacy_queue_keys(queue: str) -> dict[str, str]:
+    """The names a queue's keys had before the hash tags (old name -> current name).
+
+    Only queue/keymigration.py reads these, to move an existing single Redis over.
+    """
+    return {
+        f"{PREFIX}:q:{queue}": stream(queue),
+        f"{PREFIX}:dlq:{queue}": dead_letters(queue),
+        f"{PREFIX}:delayed:{queue}": delayed(queue),
+        f"{PREFIX}:reclaims:{queue}": reclaims(queue),
+    }
+
+
+# Keys below are each touched alone (one command, or a script with that one key), so they
+# need no hash tag and keep the names they always had: a lease must never change its name
+# while old and new daemons may run side by side, or both could open one account.
 
 
 def session_lease(session_id: uuid.UUID) -> str:

@@ -11,15 +11,14 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
-
 from zaphubd.queue import keys
 from zaphubd.queue.job import Job
-from zaphubd.queue.redis import OUTAGE_ERRORS
+from zaphubd.queue.redis import OUTAGE_ERRORS, RedisClient
 from zaphubd.queue.scripts import MOVE_DUE
 
 if TYPE_CHECKING:
     from redis.asyncio.client import Pipeline
+    from redis.asyncio.cluster import ClusterPipeline
 
     from zaphubd.queue.consumer import Consumer
 
@@ -30,7 +29,7 @@ CLAIM_CHUNK = 500
 
 
 class Maintenance:
-    def __init__(self, consumer: Consumer, redis: aioredis.Redis, visibility_timeout_s: float):
+    def __init__(self, consumer: Consumer, redis: RedisClient, visibility_timeout_s: float):
         self._consumer = consumer
         self._redis = redis
         self._queue = consumer.spec.name
@@ -115,7 +114,7 @@ class Maintenance:
         self._recovered.discard(job.entry_id)
         return False
 
-    def forget_recovered(self, pipe: Pipeline, entry_ids: list[str]) -> None:
+    def forget_recovered(self, pipe: Pipeline | ClusterPipeline, entry_ids: list[str]) -> None:
         """Drop the recovery counters of entries that finished (added to the ack pipeline)."""
         done = [eid for eid in entry_ids if eid in self._recovered]
         if done:

@@ -14,12 +14,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from zaphubd.jsonutil import dumps
 from zaphubd.queue import keys
 from zaphubd.queue.job import delayed_member
-from zaphubd.queue.redis import outage_as_unavailable
+from zaphubd.queue.redis import RedisClient, outage_as_unavailable
 from zaphubd.queue.scripts import XADD_MANY
 
 BATCH = 500
@@ -37,7 +35,7 @@ def _fields(job_id: str, data: dict[str, Any], now_ms: int) -> list[Any]:
 class Publisher:
     """Adds jobs to queues. Raises DependencyUnavailable when Redis is down."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._xadd_many = redis.register_script(XADD_MANY)
         self._pending: dict[str, list[tuple[list[Any], asyncio.Future[None]]]] = {}

@@ -1,4 +1,8 @@
-"""Lua run atomically inside Redis."""
+"""Lua run atomically inside Redis.
+
+The keys of one script call always share a hash tag (see keys.py): on a Redis Cluster a
+script may only touch keys of one slot.
+"""
 
 from __future__ import annotations
 
@@ -25,4 +29,25 @@ for i = 1, #ARGV, 4 do
     'j', ARGV[i], 'd', ARGV[i + 1], 'a', ARGV[i + 2], 't', ARGV[i + 3])
 end
 return ids
+"""
+
+#: Put a failed entry back as a delayed job and settle its stream entry, atomically.
+#: KEYS[1] = delayed set, KEYS[2] = stream; ARGV[1] = member, ARGV[2] = due (ms),
+#: ARGV[3] = group, ARGV[4] = entry id.
+RETRY_LATER = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])
+redis.call('XDEL', KEYS[2], ARGV[4])
+return 1
+"""
+
+#: Move an entry to the dead letters, atomically. KEYS[1] = dead-letter stream, KEYS[2] =
+#: stream, KEYS[3] = reclaims hash; ARGV[1] = group, ARGV[2] = entry id, then the dead
+#: letter's field/value pairs.
+DEAD_LETTER = """
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
+return 1
 """

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from zaphubd.queue import keys
-from zaphubd.queue.redis import outage_as_unavailable
+from zaphubd.queue.redis import RedisClient, outage_as_unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +26,7 @@ class QueueCounts:
         return self.waiting + self.delayed
 
 
-async def queue_counts(redis: aioredis.Redis, queues: Iterable[str]) -> dict[str, QueueCounts]:
+async def queue_counts(redis: RedisClient, queues: Iterable[str]) -> dict[str, QueueCounts]:
     names = list(queues)
     async with outage_as_unavailable():
         pipe = redis.pipeline(transaction=False)

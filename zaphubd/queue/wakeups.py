@@ -15,11 +15,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from zaphubd.backoff import backoff_delay
 from zaphubd.queue import keys
-from zaphubd.queue.redis import OUTAGE_ERRORS
+from zaphubd.queue.redis import OUTAGE_ERRORS, RedisClient
 
 log = logging.getLogger("zaphubd.queue.wakeups")
 
@@ -34,7 +32,7 @@ READ_COUNT = 500
 
 class Wakeups:
     def __init__(
-        self, redis: aioredis.Redis, node_id: str, wake_local: WakeLocal, owners: Owners
+        self, redis: RedisClient, node_id: str, wake_local: WakeLocal, owners: Owners
     ) -> None:
         self._redis = redis
         self._node_id = node_id

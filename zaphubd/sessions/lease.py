@@ -13,11 +13,12 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-import redis.asyncio as aioredis
+import redis.exceptions
 
 from zaphubd.queue import keys
-from zaphubd.queue.redis import OUTAGE_ERRORS
+from zaphubd.queue.redis import OUTAGE_ERRORS, RedisClient
 
 log = logging.getLogger("zaphubd.sessions.lease")
 
@@ -41,7 +42,7 @@ LostCallback = Callable[[uuid.UUID], Awaitable[None]]
 
 
 class LeaseKeeper:
-    def __init__(self, redis: aioredis.Redis, node_id: str, ttl_s: float) -> None:
+    def __init__(self, redis: RedisClient, node_id: str, ttl_s: float) -> None:
         self.node_id = node_id
         self._redis = redis
         self._ttl_ms = int(ttl_s * 1000)
@@ -69,7 +70,11 @@ class LeaseKeeper:
         ids = list(session_ids)
         if not ids:
             return {}
-        values = await self._redis.mget([keys.session_lease(sid) for sid in ids])
+        # One GET each in a pipeline, not MGET: leases hash to different cluster slots.
+        pipe = self._redis.pipeline(transaction=False)
+        for sid in ids:
+            pipe.get(keys.session_lease(sid))
+        values = await pipe.execute()
         return {sid: _text(v) for sid, v in zip(ids, values, strict=True)}
 
     async def run(self, on_lost: LostCallback) -> None:
@@ -92,13 +97,25 @@ class LeaseKeeper:
         ids = list(self.held)
         if not ids:
             return []
+        try:
+            results = await self._renew_pipeline(ids)
+        except redis.exceptions.NoScriptError:
+            # A cluster pipeline does not load scripts the way a plain one does: a master that
+            # restarted or took over since the script was loaded does not know it yet.
+            await self._redis.script_load(_ACQUIRE)
+            results = await self._renew_pipeline(ids)
+        return [sid for sid, ok in zip(ids, results, strict=True) if not int(ok)]
+
+    async def _renew_pipeline(self, ids: list[uuid.UUID]) -> list[Any]:
         pipe = self._redis.pipeline(transaction=False)
         for sid in ids:
+            # redis-py's annotation omits ClusterPipeline, which __call__ handles (it queues).
             await self._acquire(
-                keys=[keys.session_lease(sid)], args=[self.node_id, self._ttl_ms], client=pipe
+                keys=[keys.session_lease(sid)],
+                args=[self.node_id, self._ttl_ms],
+                client=pipe,  # type: ignore[arg-type]
             )
-        results = await pipe.execute()
-        return [sid for sid, ok in zip(ids, results, strict=True) if not int(ok)]
+        return list(await pipe.execute())
 
 
 def _text(value: bytes | str | None) -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiohttp
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from zaphubd.db.database import Database
@@ -18,6 +17,7 @@ from zaphubd.db.webhooks import WebhookRepo
 from zaphubd.eventsink import EventSink
 from zaphubd.queue.consumer import QueueSpec
 from zaphubd.queue.producer import Publisher
+from zaphubd.queue.redis import RedisClient
 from zaphubd.settings import Settings
 from zaphubd.webhooks.catchup import EventCatchUp
 from zaphubd.webhooks.commands import WebhookCommands
@@ -42,7 +42,7 @@ class Services:
     """What the webhook parts use from the rest of the daemon."""
 
     db: Database
-    redis: aioredis.Redis
+    redis: RedisClient
     publisher: Publisher
     sink: EventSink
     sessions: SessionRepo

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import logging
 
-import redis.asyncio as aioredis
-
 from zaphubd.db.webhooks import WebhookRepo
 from zaphubd.errors import DependencyUnavailable
 from zaphubd.queue import keys
-from zaphubd.queue.redis import outage_as_unavailable
+from zaphubd.queue.redis import RedisClient, outage_as_unavailable
 from zaphubd.queue.sweep import sweep_forever
 from zaphubd.webhooks.listener import WebhookListener
 
@@ -34,7 +32,7 @@ class EventCatchUp:
         self,
         repo: WebhookRepo,
         listener: WebhookListener,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         *,
         interval_s: float = 10.0,
     ) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 
-import redis.asyncio as aioredis
-
 from zaphubd.db.webhooks import WebhookRepo
 from zaphubd.queue import keys, queue_counts
+from zaphubd.queue.redis import RedisClient
 from zaphubd.queue.sweep import sweep_forever
 from zaphubd.webhooks.queueing import DeliveryQueue
 
@@ -28,7 +27,7 @@ class DeliverySweeper:
         self,
         repo: WebhookRepo,
         deliveries: DeliveryQueue,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         *,
         grace_s: float,
         interval_s: float = 10.0,
