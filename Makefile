@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SERVICES := $(BIN)/python scripts/localservices.py
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-all demo simnet migrate check lint format typecheck bench services-stop clean
+.PHONY: install run test test-cluster test-all demo simnet migrate check lint format typecheck bench services-stop clean
 
 $(STAMP): pyproject.toml scripts/system-deps
 	./scripts/system-deps
@@ -26,6 +26,12 @@ run: $(STAMP)
 ## test: the whole test suite against real Postgres and Redis (started by the harness)
 test: $(STAMP)
 	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+## test-cluster: the queue, messaging, webhook and crash tests on a 3-master Redis Cluster
+test-cluster: $(STAMP)
+	ZAPHUB_TEST_REDIS=cluster $(BIN)/pytest -q -m "not slow" tests/queue tests/messaging \
+		tests/webhooks tests/chaos/test_crash.py tests/chaos/test_crash_webhooks.py \
+		tests/e2e/test_cluster_send.py $(PYTEST_ARGS)
 
 ## test-all: also the slow chaos tests
 test-all: $(STAMP)
