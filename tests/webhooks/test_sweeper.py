@@ -53,3 +53,39 @@ async def test_the_sweeper_leaves_deliveries_within_their_grace(
     await redis.delete(keys.stream(keys.WEBHOOK_DELIVERY))  # the job got lost
     sweeper = DeliverySweeper(repo, queue, redis, grace_s=60)
     assert await sweeper.sweep_once() == 0
+
+
+async def _lost_delivery(db: Database, redis: aioredis.Redis) -> tuple[WebhookRepo, uuid.UUID]:
+    """A queued delivery whose job is gone (the daemon died between the row and the publish)."""
+    sid = uuid.uuid4()
+    await SessionRepo(db).create(sid, "t", "https://a.example/h", None, {})
+    repo = WebhookRepo(db)
+    queue = DeliveryQueue(repo, Publisher(redis))
+    delivery_id = await queue.create(
+        sid, "chat.presence", {}, datetime.now(UTC), "https://a.example/h"
+    )
+    await redis.delete(keys.stream(keys.WEBHOOK_DELIVERY))
+    return repo, delivery_id
+
+
+async def test_with_no_job_anywhere_the_short_idle_grace_applies(
+    db: Database, redis: aioredis.Redis
+) -> None:
+    repo, delivery_id = await _lost_delivery(db, redis)
+    queue = DeliveryQueue(repo, Publisher(redis))
+    sweeper = DeliverySweeper(repo, queue, redis, grace_s=3600, idle_grace_s=0)
+    assert await sweeper.sweep_once() == 1
+    entries = await redis.xrange(keys.stream(keys.WEBHOOK_DELIVERY))
+    assert [e[1][b"j"] for e in entries] == [str(delivery_id).encode()]
+
+
+async def test_a_job_in_flight_keeps_the_full_grace(db: Database, redis: aioredis.Redis) -> None:
+    repo, _ = await _lost_delivery(db, redis)
+    stream = keys.stream(keys.WEBHOOK_DELIVERY)
+    # Another delivery's job, read by a consumer and not acknowledged: it may be any row's.
+    await redis.xgroup_create(stream, keys.GROUP, id="0", mkstream=True)
+    await redis.xadd(stream, {"j": "other"})
+    await redis.xreadgroup(keys.GROUP, "c1", {stream: ">"}, count=1)
+    queue = DeliveryQueue(repo, Publisher(redis))
+    sweeper = DeliverySweeper(repo, queue, redis, grace_s=3600, idle_grace_s=0)
+    assert await sweeper.sweep_once() == 0
