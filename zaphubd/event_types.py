@@ -102,7 +102,7 @@ _ALL = (
     ),
     _event(
         "message.received",
-        "a message arrived (see API.md for content per type)",
+        "a message arrived (content per type: docs/webhooks.md)",
         messageId="string",
         id="uuid",
         from_="jid",
