@@ -15,6 +15,13 @@ from tests.daemon_process import DaemonProcess
 from tests.simnet_process import http_json, wait_until
 
 
+def go_library_mapped(daemon: DaemonProcess) -> bool:
+    """Whether neonize's Go library is loaded in the daemon (as its memory map shows)."""
+    assert daemon.proc is not None
+    maps = Path(f"/proc/{daemon.proc.pid}/maps").read_text()
+    return any("neonize-" in line and line.rstrip().endswith(".so") for line in maps.splitlines())
+
+
 def test_unreachable_whatsapp_backs_off_then_fails_while_the_loop_stays_responsive(
     pg_url: str, redis_url: str, tmp_path: Path
 ) -> None:
@@ -29,6 +36,7 @@ def test_unreachable_whatsapp_backs_off_then_fails_while_the_loop_stays_responsi
     daemon = DaemonProcess(env, tmp_path / "daemon.log").start()
     try:
         daemon.wait_healthy(60)
+        assert not go_library_mapped(daemon)  # no neonize session yet: no Go runtime
         status, body = http_json(
             "POST",
             f"{daemon.url}/api/v1/sessions",
@@ -49,6 +57,7 @@ def test_unreachable_whatsapp_backs_off_then_fails_while_the_loop_stays_responsi
             )
 
         wait_until(failed, timeout_s=90, interval_s=0.05)
+        assert go_library_mapped(daemon)
         _, events = http_json("GET", f"{daemon.url}/api/v1/sessions/{sid}/events?limit=200")
         reconnects = [
             e for e in reversed(events["data"]) if e["event_type"] == "session.reconnecting"

@@ -107,12 +107,18 @@ class NeonizeTransport:
         self.executor: NeonizeExecutor | None = None
         self._clients: weakref.WeakSet[NeonizeClient] = weakref.WeakSet()
         self._lost: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loaded = False
 
     async def start(self) -> None:
-        """Load neonize, take its event loop, and install the executor before any connect."""
-        _load_neonize()
+        """Check neonize's install and install the executor before any connect.
+
+        The Go library itself (about 40 MB resident) is loaded by the first client, so a
+        daemon without neonize sessions does not pay for it.
+        """
+        _check_installed()
         loop = asyncio.get_running_loop()
-        _claim_event_loop(loop)
+        self._loop = loop
         self.executor = NeonizeExecutor.for_sessions(self.max_sessions)
         loop.set_default_executor(self.executor)
         log.info(
@@ -136,13 +142,26 @@ class NeonizeTransport:
         return "3EB0" + secrets.token_hex(9).upper()
 
     def client(self, session_id: uuid.UUID, on_event: EventCallback) -> NeonizeClient:
-        if self.executor is None:
+        if self.executor is None or self._loop is None:
             raise TransportError("the neonize transport is not started")
+        self._load_once(self._loop)
         from zaphubd.transport.neonize_client import NeonizeClient
 
         client = NeonizeClient(self, session_id, on_event)
         self._clients.add(client)
         return client
+
+    def _load_once(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Load the Go library and take neonize's event loop, the first time a client is made.
+
+        It blocks the loop once, for the library's load; every later client finds it loaded.
+        """
+        if self._loaded:
+            return
+        _load_neonize()
+        _claim_event_loop(loop)
+        self._loaded = True
+        log.info("neonize loaded (first neonize session)")
 
     # -- credentials --------------------------------------------------------------------
 
@@ -192,7 +211,11 @@ class NeonizeTransport:
         )
 
 
-def _load_neonize() -> None:
+def _check_installed() -> None:
+    """Fail at start, not at the first session, when neonize or its Go library is missing.
+
+    Only looks at the files: importing any neonize module loads the library.
+    """
     spec = importlib.util.find_spec("neonize")
     if spec is None or spec.origin is None:
         raise TransportError("neonize is not installed")
@@ -200,6 +223,10 @@ def _load_neonize() -> None:
     if not any(package.glob("neonize-*.so")) and not any(package.glob("neonize-*.dll")):
         # neonize would download it at import: a broken install must fail loudly instead.
         raise TransportError(f"neonize's Go library is missing from {package}; reinstall neonize")
+
+
+def _load_neonize() -> None:
+    _check_installed()
     importlib.import_module("neonize.aioze.client")
     _quiet_neonize_logging()
 
