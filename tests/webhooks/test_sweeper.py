@@ -45,12 +45,8 @@ async def test_a_delivery_whose_publish_failed_is_published_by_the_sweeper(
 async def test_the_sweeper_leaves_deliveries_within_their_grace(
     db: Database, redis: aioredis.Redis
 ) -> None:
-    sid = uuid.uuid4()
-    await SessionRepo(db).create(sid, "t", "https://a.example/h", None, {})
-    repo = WebhookRepo(db)
+    repo, _ = await _lost_delivery(db, redis)
     queue = DeliveryQueue(repo, Publisher(redis))
-    await queue.create(sid, "chat.presence", {}, datetime.now(UTC), "https://a.example/h")
-    await redis.delete(keys.stream(keys.WEBHOOK_DELIVERY))  # the job got lost
     sweeper = DeliverySweeper(repo, queue, redis, grace_s=60)
     assert await sweeper.sweep_once() == 0
 

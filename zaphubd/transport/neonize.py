@@ -226,7 +226,7 @@ def _check_installed() -> None:
 
 
 def _load_neonize() -> None:
-    _check_installed()
+    # start() checked the install already.
     importlib.import_module("neonize.aioze.client")
     _quiet_neonize_logging()
 
