@@ -12,6 +12,7 @@ from aiohttp_apigami import request_schema
 
 from tests.conftest import make_settings
 from zaphubd.daemon import build_app
+from zaphubd.http import appkeys
 from zaphubd.http.responses import ok
 from zaphubd.http.schemas import StrictSchema
 
@@ -77,6 +78,36 @@ async def test_health_is_degraded_when_redis_goes_away(pg_url, services) -> None
         assert body["error"]["type"] == "ServiceUnavailableError"
     finally:
         await client.close()
+
+
+async def test_health_on_a_cluster_checks_every_master(pg_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A cluster with one master down is degraded, even when the client's default node (the
+    one a plain PING goes to) is still up."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from tests.redis_cluster import start_cluster
+
+    cluster = start_cluster(tmp_path / "cluster")
+    client = TestClient(TestServer(build_app(make_settings(pg_url, cluster.url))))
+    try:
+        await client.start_server()
+        resp = await client.get("/api/v1/health")
+        assert resp.status == 200, await resp.text()
+        redis = client.server.app[appkeys.REDIS]
+        default_port = redis.get_default_node().port
+        victim = next(node for node in cluster.nodes if node.port != default_port)  # type: ignore[attr-defined]
+        victim.stop()  # type: ignore[attr-defined]
+        for _ in range(50):
+            resp = await client.get("/api/v1/health")
+            if resp.status == 503:
+                break
+            await asyncio.sleep(0.1)
+        body = await resp.json()
+        assert resp.status == 503
+        assert body["data"]["checks"] == {"postgres": "ok", "redis": "unreachable"}
+    finally:
+        await client.close()
+        cluster.stop()
 
 
 async def test_unknown_route_and_method_use_the_error_envelope(api) -> None:  # type: ignore[no-untyped-def]

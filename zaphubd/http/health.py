@@ -14,6 +14,7 @@ from zaphubd import __version__
 from zaphubd.http import appkeys
 from zaphubd.http.responses import error_body, json_response, ok
 from zaphubd.http.schemas import ErrorSchema, documented
+from zaphubd.queue.redis import ping_all
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -44,7 +45,7 @@ async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
 async def health(request: web.Request) -> web.Response:
     app = request.app
     postgres, redis = await asyncio.gather(
-        _check(app[appkeys.DB].ping), _check(app[appkeys.REDIS].ping)
+        _check(app[appkeys.DB].ping), _check(lambda: ping_all(app[appkeys.REDIS]))
     )
     checks = {"postgres": postgres, "redis": redis}
     healthy = all(state == "ok" for state in checks.values())

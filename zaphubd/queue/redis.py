@@ -73,6 +73,15 @@ def _cluster_client(url: str) -> RedisCluster:
     )
 
 
+async def ping_all(client: RedisClient) -> None:
+    """PING the server, or every master of a cluster (by default a cluster client pings one
+    node only, so a health check would miss a master that is down)."""
+    if isinstance(client, RedisCluster):
+        await client.ping(target_nodes=RedisCluster.PRIMARIES)
+    else:
+        await client.ping()
+
+
 async def connect_redis(
     url: str, startup_timeout_s: float = 30, *, cluster: bool = False
 ) -> RedisClient:
@@ -85,7 +94,7 @@ async def connect_redis(
     client = client_from_url(url, cluster)
 
     async def ping() -> RedisClient:
-        await client.ping()
+        await ping_all(client)
         return client
 
     waiting_for = (*OUTAGE_ERRORS, redis.exceptions.RedisClusterException)
