@@ -6,11 +6,13 @@ Queries live in the repository modules as SQL. Connection-level failures surface
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -58,6 +60,15 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
+#: Postgres aborts one of two statements that lock the same rows in opposite orders (two
+#: batched UPDATEs of many messages, say: receipts and sent marks). The aborted statement
+#: changed nothing, so running it again is safe; giving up would lose a receipt or a sent
+#: mark that the caller already holds.
+RETRIED_ERRORS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+RETRIES = 5
+T = TypeVar("T")
+
+
 class Database:
     """The pool, with query helpers that log slow statements and map outages."""
 
@@ -100,26 +111,34 @@ class Database:
             yield conn
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.connection() as conn, _timed(query):
-            return list(await conn.fetch(query, *args))
+        return list(await self._run(query, lambda conn: conn.fetch(query, *args)))
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        async with self.connection() as conn, _timed(query):
-            return await conn.fetchrow(query, *args)
+        return await self._run(query, lambda conn: conn.fetchrow(query, *args))
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self.connection() as conn, _timed(query):
-            return await conn.fetchval(query, *args)
+        return await self._run(query, lambda conn: conn.fetchval(query, *args))
 
     async def execute(self, query: str, *args: Any) -> str:
-        async with self.connection() as conn, _timed(query):
-            return str(await conn.execute(query, *args))
+        return str(await self._run(query, lambda conn: conn.execute(query, *args)))
 
     async def executemany(self, query: str, args: list[tuple[Any, ...]]) -> None:
-        if not args:
-            return
-        async with self.connection() as conn, _timed(query):
-            await conn.executemany(query, args)
+        if args:  # asyncpg runs executemany atomically: an aborted one changed nothing
+            await self._run(query, lambda conn: conn.executemany(query, args))
+
+    async def _run(self, query: str, call: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """One statement on its own connection (its own transaction), run again when
+        Postgres aborted it for a deadlock or a serialization conflict."""
+        for attempt in range(RETRIES + 1):
+            try:
+                async with self.connection() as conn, _timed(query):
+                    return await call(conn)
+            except RETRIED_ERRORS as err:
+                if attempt == RETRIES:
+                    raise
+                log.warning("statement aborted (%s), running it again", type(err).__name__)
+                await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def ping(self) -> None:
         await self.fetchval("SELECT 1")
