@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.simnet_harness import Simnet, StartSimnet
+from zaphubd.http import appkeys
 from zaphubd.simnet.model import SimnetConfig
 
 Api = TestClient[web.Request, web.Application]
@@ -71,6 +73,13 @@ class Gateway:
 
     async def event_types(self, sid: str) -> list[str]:
         return [e["event_type"] for e in await self.events(sid)]
+
+    async def credentials(self, sid: str) -> dict[str, Any] | None:
+        """The session's credentials as stored in Postgres (shared by every node)."""
+        creds: dict[str, Any] | None = await self.api.server.app[appkeys.DB].fetchval(
+            "SELECT data FROM session_credentials WHERE session_id = $1", uuid.UUID(sid)
+        )
+        return creds
 
     async def connect(self, phone: str, **body: Any) -> dict[str, Any]:
         """Create a session, scan its QR as `phone`, and wait until it is connected."""

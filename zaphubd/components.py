@@ -119,7 +119,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     """The transport and the session engine; closes every socket (no logout) at exit."""
     settings = app[appkeys.SETTINGS]
-    transport = build_transport(settings, app[appkeys.METRICS].registry)
+    transport = build_transport(settings, app[appkeys.DB], app[appkeys.METRICS].registry)
     await transport.start()
     repo = SessionRepo(app[appkeys.DB])
     sink = EventSink(EventRepo(app[appkeys.DB]))

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     http_max_body_bytes: int = Field(16 * MIB, ge=1024, description="request body limit")
     api_key: SecretStr | None = Field(None, description="unset: auth off (a WARNING at start)")
     auth_data_dir: Path = Field(default_factory=_default_auth_dir)
+    credentials_store: Literal["postgres", "local"] = Field(
+        "postgres",
+        description="where session credentials live: postgres (shared by every node) or "
+        "local (files under ZAPHUB_AUTH_DATA_DIR, single node only)",
+    )
     max_concurrent_sessions: int = Field(100, ge=1, le=100_000)
     transport: Literal["neonize", "simnet"] = "neonize"
     simnet_url: str = "ws://127.0.0.1:7781/ws"

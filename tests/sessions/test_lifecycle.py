@@ -30,7 +30,8 @@ async def test_create_qr_scan_connected(gateway: StartGateway) -> None:
     assert session["connected_at"] and session["last_seen"]
     assert session["runtime_status"] == "connected" and session["is_connected"] is True
     assert (await gw.net.device(sid))["state"] == "connected"
-    assert any((gw.auth_dir / sid).iterdir())  # credentials stored
+    assert (await gw.credentials(sid) or {}).get("device_id") == sid  # stored in Postgres
+    assert not (gw.auth_dir / sid).exists()  # not in a node's local directory
     types = await gw.event_types(sid)
     assert types[:3] == ["session.initializing", "session.qr_generated", "session.connected"]
 
@@ -126,7 +127,7 @@ async def test_phone_logout_ends_the_session_and_deletes_credentials(gateway: St
     sid = (await gw.connect("5511900000005"))["id"]
     await gw.net.post("/control/logout", {"device_id": sid})
     session = await gw.wait_status(sid, "logged_out")
-    assert not (gw.auth_dir / sid).exists()
+    assert await gw.credentials(sid) is None
     assert "session.logged_out" in await gw.event_types(sid)
     assert "session.reconnecting" not in await gw.event_types(sid)
     assert session["runtime_status"] == "disconnected"
@@ -161,7 +162,7 @@ async def test_delete_logs_the_device_out_and_removes_everything(gateway: StartG
 
     await eventually(removed)
     assert (await gw.net.device(sid))["state"] == "logged_out"
-    assert not (gw.auth_dir / sid).exists()
+    assert await gw.credentials(sid) is None
     assert (await gw.api.get(f"/api/v1/sessions/{sid}/events")).status == 404
 
 

@@ -123,7 +123,7 @@ async def test_control_logout_tells_the_device_and_refuses_its_credentials(
     assert result == {"device_id": str(client.session_id), "was_connected": True}
     out = await events.next(LoggedOut)
     assert "removed" in out.reason
-    assert not transport.has_credentials(client.session_id)
+    assert not await transport.has_credentials(client.session_id)
     await events.none(Disconnected, within=0.1)  # LoggedOut ends the connection by itself
     assert (await simnet.device(client.session_id))["state"] == "logged_out"
 
@@ -133,7 +133,7 @@ async def test_control_logout_tells_the_device_and_refuses_its_credentials(
     path.write_bytes(creds)
     await client.connect()
     await events.next(LoggedOut)
-    assert not transport.has_credentials(client.session_id)
+    assert not await transport.has_credentials(client.session_id)
     assert events.of(Connected) and len(events.of(Connected)) == 1
 
 
@@ -143,7 +143,7 @@ async def test_client_logout_unlinks_the_device(
     client, events = await pair(ANA)
     creds = transport.creds_path(client.session_id).read_bytes()
     await client.logout()
-    assert not transport.has_credentials(client.session_id) and not client.is_connected
+    assert not await transport.has_credentials(client.session_id) and not client.is_connected
     await asyncio.sleep(0.05)
     assert (await simnet.device(client.session_id))["state"] == "logged_out"
     activity = (await simnet.get(f"/control/activity/{ANA}"))["activity"]
@@ -163,7 +163,7 @@ async def test_client_logout_while_offline_unlinks_too(
     client, events = await pair(ANA)
     await client.disconnect()
     await client.logout()
-    assert not transport.has_credentials(client.session_id)
+    assert not await transport.has_credentials(client.session_id)
     assert (await simnet.device(client.session_id))["state"] == "logged_out"
     assert events.of(LoggedOut) == [] and events.of(Disconnected) == []
 

@@ -286,7 +286,7 @@ async def test_devices_stats_and_reset(
     assert (await simnet.get("/control/stats"))["sends"] == 0
     await ana.connect()  # its credentials mean nothing to the new network
     await events.next(LoggedOut)
-    assert not transport.has_credentials(ana.session_id)
+    assert not await transport.has_credentials(ana.session_id)
     with pytest.raises(NotConnected):
         await ana.send(OutboundMessage(jid(BEN), Text("after")), None)
 

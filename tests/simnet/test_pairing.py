@@ -70,7 +70,7 @@ async def test_scan_pairs_stores_credentials_and_connects(
     qr = await events.next(Qr)
     device = await simnet.device(client.session_id)
     assert device["state"] == "waiting_qr" and device["current_qr"] == qr.code
-    assert not transport.has_credentials(client.session_id)
+    assert not await transport.has_credentials(client.session_id)
 
     await simnet.post(
         "/control/scan",
@@ -133,7 +133,7 @@ async def test_pairing_code_flow(simnet: Simnet, transport: SimnetTransport) -> 
     await simnet.post("/control/pair-code", {"phone": "5511987650004", "code": code.lower()})
     connected = await events.next(Connected)
     assert connected.phone == "5511987650004"
-    assert transport.has_credentials(client.session_id)
+    assert await transport.has_credentials(client.session_id)
     with pytest.raises(PairingFailed):
         await client.pair_phone("5511987650004")  # no QR codes any more
 

@@ -167,7 +167,7 @@ class SessionManager:
         """Stop the socket, forget the credentials, and start a new QR cycle."""
         async with self._locks[session_id]:
             await self._stop_locked(session_id, logout=False)
-            self._transport.remove_credentials(session_id)
+            await self._transport.remove_credentials(session_id)
             await self._transitions.initializing(session_id, "restart")
             return await self._start_locked(session_id)
 
@@ -176,7 +176,7 @@ class SessionManager:
         async with self._locks[session_id]:
             if not await self._stop_locked(session_id, logout=True):
                 await self._logout_offline(session_id)
-            self._transport.remove_credentials(session_id)
+            await self._transport.remove_credentials(session_id)
             await self._repo.delete(session_id)
         self._locks.pop(session_id, None)
         self._connected.pop(session_id, None)
@@ -220,7 +220,7 @@ class SessionManager:
 
     async def _logout_offline(self, session_id: uuid.UUID) -> None:
         """Log a device out that is not connected here: connect with its credentials first."""
-        if not self._transport.has_credentials(session_id):
+        if not await self._transport.has_credentials(session_id):
             return
         connected = asyncio.Event()
 

@@ -180,7 +180,7 @@ class SessionRuntime:
 
     async def _is_final(self, ending: Ending) -> bool:
         if isinstance(ending, LoggedOut):
-            self._transport.remove_credentials(self.id)
+            await self._transport.remove_credentials(self.id)
             await self._transitions.logged_out(self.id, ending.reason or "device removed")
             return True
         if ending.reason in NO_RETRY:

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from zaphubd.db.credentials import PostgresCredentials
+from zaphubd.db.database import Database
 from zaphubd.settings import Settings
 from zaphubd.transport.base import Transport
 
 
-def build_transport(settings: Settings, registry: CollectorRegistry | None = None) -> Transport:
+def build_transport(
+    settings: Settings, db: Database, registry: CollectorRegistry | None = None
+) -> Transport:
+    shared = settings.credentials_store == "postgres"
     if settings.transport == "simnet":
-        from zaphubd.transport.simnet import SimnetTransport
+        from zaphubd.transport.credentials import FileCredentials
+        from zaphubd.transport.simnet import CREDS_FILE, SimnetTransport
 
-        simnet: Transport = SimnetTransport(settings.simnet_url, settings.auth_data_dir)
+        files = FileCredentials(settings.auth_data_dir, CREDS_FILE)
+        simnet: Transport = SimnetTransport(
+            settings.simnet_url,
+            settings.auth_data_dir,
+            store=PostgresCredentials(db, legacy=files) if shared else files,
+        )
         return simnet
     from zaphubd.transport.neonize import NeonizeTransport
 

@@ -19,7 +19,6 @@ import orjson
 from yarl import URL
 
 from zaphubd.simnet import codec
-from zaphubd.simnet.files import write_atomic
 from zaphubd.simnet.protocol import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Frame, new_message_id
 from zaphubd.simnet.wsclient import CLOSE_TIMEOUT_S, Connection, Lost, Rejected
 from zaphubd.transport.base import (
@@ -31,9 +30,8 @@ from zaphubd.transport.base import (
     SendFailed,
     SendResult,
     TransportError,
-    remove_auth_dir,
-    session_auth_dir,
 )
+from zaphubd.transport.credentials import CredentialStore, FileCredentials
 from zaphubd.transport.events import (
     Connected,
     Disconnected,
@@ -55,14 +53,23 @@ MEDIA_TIMEOUT_S = 60.0
 
 class SimnetTransport:
     """Makes simnet clients. `url` is the device WebSocket (ZAPHUB_SIMNET_URL); credentials
-    live in `session_auth_dir(auth_base, session_id)`."""
+    live in `store` (Postgres in the daemon), by default in files under `auth_base`."""
 
     name = "simnet"
     accepts_message_id = True
 
-    def __init__(self, url: str, auth_base: Path, *, request_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        auth_base: Path,
+        *,
+        store: CredentialStore | None = None,
+        request_timeout_s: float = 30.0,
+    ) -> None:
         self.url = URL(url)
         self.auth_base = auth_base
+        self.files = FileCredentials(auth_base, CREDS_FILE)
+        self.store: CredentialStore = store or self.files
         self.request_timeout_s = request_timeout_s
         self._http: aiohttp.ClientSession | None = None
         self._clients: weakref.WeakSet[SimnetClient] = weakref.WeakSet()
@@ -94,13 +101,14 @@ class SimnetTransport:
         return client
 
     def creds_path(self, session_id: uuid.UUID) -> Path:
-        return session_auth_dir(self.auth_base, session_id) / CREDS_FILE
+        """Where the file store keeps them (the default store, used by the tests)."""
+        return self.files.path(session_id)
 
-    def has_credentials(self, session_id: uuid.UUID) -> bool:
-        return self.creds_path(session_id).is_file()
+    async def has_credentials(self, session_id: uuid.UUID) -> bool:
+        return await self.store.load(session_id) is not None
 
-    def remove_credentials(self, session_id: uuid.UUID) -> None:
-        remove_auth_dir(self.auth_base, session_id)
+    async def remove_credentials(self, session_id: uuid.UUID) -> None:
+        await self.store.delete(session_id)
 
 
 class SimnetClient:
@@ -129,7 +137,7 @@ class SimnetClient:
             return
         if old is not None:  # what is left of the previous connection must not report later
             await self._close(old)
-        creds = await asyncio.to_thread(self._read_creds)
+        creds = await self._transport.store.load(self._session_id)
         ws = await self._open()
         self._conn = Connection(ws, f"simnet-{self._session_id}", self._handle, self._ended)
         self._conn.push(self._hello(creds))
@@ -149,10 +157,10 @@ class SimnetClient:
             await self._close(conn)
         else:
             await self.disconnect()
-            creds = await asyncio.to_thread(self._read_creds)
+            creds = await self._transport.store.load(self._session_id)
             if creds is not None:
                 await self._unlink_offline(creds)
-        await asyncio.to_thread(self._transport.remove_credentials, self._session_id)
+        await self._transport.remove_credentials(self._session_id)
 
     async def pair_phone(self, phone: str) -> str:
         conn = self._conn
@@ -258,7 +266,7 @@ class SimnetClient:
         if op == "qr":
             await self._emit(Qr(code=frame["code"], expires_in_s=float(frame["expires_in_s"])))
         elif op == "paired":
-            await asyncio.to_thread(self._write_creds, frame["creds"])
+            await self._transport.store.save(self._session_id, frame["creds"])
         elif op == "connected":
             self._connected = self._conn is conn
             await self._emit(Connected(frame["jid"], frame["phone"], frame.get("push_name")))
@@ -280,7 +288,7 @@ class SimnetClient:
     async def _logged_out(self, conn: Connection, reason: str) -> None:
         conn.logged_out = True
         self._connected = False
-        await asyncio.to_thread(self._transport.remove_credentials, self._session_id)
+        await self._transport.remove_credentials(self._session_id)
         if not conn.by_us:
             await self._emit(LoggedOut(reason=reason))
 
@@ -308,24 +316,6 @@ class SimnetClient:
             raise TransportError(err.message) from err
         except (Lost, TimeoutError) as err:
             raise NotConnected("the connection ended before the server answered") from err
-
-    # -- credentials ----------------------------------------------------------------------
-
-    def _read_creds(self) -> Frame | None:
-        path = self._transport.creds_path(self._session_id)
-        try:
-            creds = orjson.loads(path.read_bytes())
-        except FileNotFoundError:
-            return None
-        except (OSError, orjson.JSONDecodeError) as err:
-            log.warning("simnet session %s: unreadable credentials: %s", self._session_id, err)
-            return None
-        return creds if isinstance(creds, dict) else None
-
-    def _write_creds(self, creds: Frame) -> None:
-        path = self._transport.creds_path(self._session_id)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomic(path, orjson.dumps(creds), mode=0o600)
 
 
 async def _download(http: aiohttp.ClientSession, url: URL, max_bytes: int) -> bytes:
