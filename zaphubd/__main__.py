@@ -1,4 +1,4 @@
-"""The `zaphubd` command: serve | migrate | check-config | simnet | standalone.
+"""The `zaphubd` command: serve | migrate | check-config | nodes | simnet | standalone.
 
 This is the only place that turns errors into exit statuses (sysexits.h): invalid
 configuration exits 78 (EX_CONFIG) with one line per problem and no traceback, an unreachable
@@ -52,6 +52,14 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nodes(args: argparse.Namespace) -> int:
+    from zaphubd.cluster.cli import read_cluster, render
+    from zaphubd.settings import load_settings
+
+    print(render(asyncio.run(read_cluster(load_settings())), args.json))
+    return 0
+
+
 def _simnet(args: argparse.Namespace) -> int:
     from zaphubd import log
     from zaphubd.simnet.server import run_simnet
@@ -99,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check-config", help="validate the configuration and print it with secrets masked"
     ).set_defaults(func=_check_config)
+    nodes = sub.add_parser("nodes", help="list the live nodes, their sessions and capacity")
+    nodes.add_argument("--json", action="store_true", help="one JSON object")
+    nodes.set_defaults(func=_nodes)
 
     simnet = sub.add_parser("simnet", help="run the simulated WhatsApp network")
     simnet.add_argument("--host", default="127.0.0.1")

@@ -10,19 +10,23 @@ the sockets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
 from zaphubd import __version__
+from zaphubd.cluster.registry import NodeRegistry
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRepo
 from zaphubd.db.messages import MessageRepo
 from zaphubd.db.migrations import migrate
+from zaphubd.db.nodes import NodeRepo
 from zaphubd.db.outbox import OutboxRepo
 from zaphubd.db.sessions import SessionRepo
 from zaphubd.eventsink import EventSink
@@ -68,6 +72,9 @@ class QueueBinding:
 
 
 QUEUES = web.AppKey("queues", list[QueueBinding])
+RECOVERY = web.AppKey("recovery", Recovery)
+#: The session id of a `place` wake-up that asks for a pass over every orphan (a drain).
+HAND_OVER = uuid.UUID(int=0)
 #: Only the composition root holds the transport: the API reaches it through the engine.
 TRANSPORT = web.AppKey("transport", Transport)
 INBOUND_SPECS = (
@@ -140,20 +147,67 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.TRANSITIONS] = transitions
     app[appkeys.LEASES] = leases
     app[appkeys.SESSIONS] = manager
+    registry = NodeRegistry(
+        NodeRepo(app[appkeys.DB]),
+        settings.node_id,
+        __version__,
+        settings.max_concurrent_sessions,
+        lambda: manager.count,
+        settings.session_lease_ttl_s,
+    )
+    wakeups = Wakeups(app[appkeys.REDIS], settings.node_id, leases.holders)
+    recovery = Recovery(
+        repo,
+        manager,
+        leases,
+        registry,
+        starts_per_s=settings.recovery_starts_per_s,
+        interval_s=settings.session_lease_ttl_s / 4,
+        grace_s=settings.session_lease_ttl_s / 2,
+    )
+    wakeups.handle("place", recovery.request_pass)
+    manager.watch(registry.touch, _async(registry.touch))
+    app[appkeys.NODES], app[appkeys.WAKEUPS], app[RECOVERY] = registry, wakeups, recovery
     app[appkeys.SESSION_COMMANDS] = SessionCommands(
-        repo, app[appkeys.PUBLISHER], transitions, manager
+        repo, app[appkeys.PUBLISHER], transitions, manager, registry.capacity
     )
     app[appkeys.SESSION_ACTIONS] = SessionActions(manager, settings.media_max_bytes)
-    workers = SessionWorkers(manager, leases, transitions)
+    workers = SessionWorkers(manager, leases, transitions, registry, wakeups.signal)
     app[QUEUES] += [QueueBinding(INIT_SPEC, workers.init), QueueBinding(CLOSE_SPEC, workers.close)]
     tasks = TaskGroup("sessions")
     tasks.spawn(leases.run(manager.on_lease_lost), "leases")
+    tasks.spawn(registry.run(), "node-heartbeat")
+    tasks.spawn(wakeups.run(), "wakeups")
     try:
         yield
     finally:
-        await manager.shutdown()
+        await _hand_over(registry, manager, wakeups)
         await tasks.cancel_all()
         await transport.close()
+
+
+def _async(call: Callable[[uuid.UUID], None]) -> Callable[[uuid.UUID], Awaitable[None]]:
+    async def wrapper(session_id: uuid.UUID) -> None:
+        call(session_id)
+
+    return wrapper
+
+
+async def _hand_over(registry: NodeRegistry, manager: SessionManager, wakeups: Wakeups) -> None:
+    """Drain: out of placement first, then close every socket (no logout) and release its
+    lease, then tell the other nodes to place the sessions now, not at their next pass."""
+    registry.draining = True
+    with contextlib.suppress(Exception):
+        await registry.beat()
+    count = manager.count
+    await manager.shutdown()
+    with contextlib.suppress(Exception):
+        others = [n.node_id for n in await registry.live() if n.node_id != registry.node_id]
+        for node_id in others:
+            await wakeups.signal(node_id, "place", HAND_OVER)
+        if count and others:
+            log.info("handed %d session(s) over to %s", count, ", ".join(others))
+    await registry.leave()
 
 
 async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -183,7 +237,8 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         LaneSettings(settings.send_prefetch, settings.send_prefetch_total, settings.send_poll_s),
     )
     lanes.attach(manager)
-    wakeups = Wakeups(app[appkeys.REDIS], settings.node_id, lanes.wake, app[appkeys.LEASES].holders)
+    wakeups = app[appkeys.WAKEUPS]
+    wakeups.handle("send", lanes.wake)
     manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager))
     app[appkeys.MESSAGE_REPO], app[appkeys.CALL_REPO], app[appkeys.LANES] = messages, calls, lanes
     app[appkeys.SEND_BACKLOG] = BacklogView(lanes.outbox, lanes)
@@ -199,12 +254,9 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
     app[QUEUES] += [
         QueueBinding(spec, handler) for spec, handler in zip(INBOUND_SPECS, handlers, strict=True)
     ]
-    tasks = TaskGroup("messaging")
-    tasks.spawn(wakeups.run(), "wakeups")
     try:
         yield
     finally:
-        await tasks.cancel_all()
         await lanes.close()
         await http.close()
 
@@ -251,14 +303,7 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     for consumer in consumers:
         await consumer.start()
     tasks = TaskGroup("workers")
-    recovery = Recovery(
-        app[appkeys.SESSION_REPO],
-        app[appkeys.SESSIONS],
-        app[appkeys.LEASES],
-        starts_per_s=settings.recovery_starts_per_s,
-        interval_s=settings.session_lease_ttl_s / 2,
-    )
-    tasks.spawn(recovery.run(), "recovery")
+    tasks.spawn(app[RECOVERY].run(), "recovery")
     try:
         yield
     finally:

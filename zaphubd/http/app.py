@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 from aiohttp_apigami import validation_middleware
 
-from zaphubd.http import appkeys, docs, health, messages, prometheus, sessions, webhooks
+from zaphubd.http import appkeys, docs, health, messages, nodes, prometheus, sessions, webhooks
 from zaphubd.http.middlewares import error_middleware, make_access_middleware, make_auth_middleware
 from zaphubd.metrics import Metrics
 from zaphubd.settings import Settings
@@ -33,5 +33,6 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     sessions.setup(app)
     messages.setup(app)
     webhooks.setup(app)
+    nodes.setup(app)
     docs.setup(app)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from zaphubd.cluster.registry import NodeRegistry
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRepo
@@ -15,6 +16,7 @@ from zaphubd.messaging.intake import SendIntake
 from zaphubd.metrics import Metrics
 from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import RedisClient
+from zaphubd.queue.wakeups import Wakeups
 from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.lanes import SendLanes
@@ -45,3 +47,5 @@ MESSAGE_REPO = web.AppKey("message_repo", MessageRepo)
 CALL_REPO = web.AppKey("call_repo", CallRepo)
 LANES = web.AppKey("lanes", SendLanes)
 WEBHOOKS = web.AppKey("webhooks", WebhookCommands)
+NODES = web.AppKey("nodes", NodeRegistry)
+WAKEUPS = web.AppKey("wakeups", Wakeups)

@@ -117,6 +117,10 @@ class SessionSchema(ma.Schema):
         validate=ma.validate.OneOf(("connected", "connecting", "disconnected"))
     )
     is_connected = ma.fields.Boolean(required=True)
+    node_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the node running the session now (null: none holds it)"},
+    )
 
 
 class StatusSchema(ma.Schema):
@@ -125,6 +129,10 @@ class StatusSchema(ma.Schema):
     db_status = ma.fields.String(required=True)
     runtime_status = ma.fields.String(required=True)
     is_connected = ma.fields.Boolean(required=True)
+    node_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the node running the session now (null: none holds it)"},
+    )
     phone_number = ma.fields.String(allow_none=True)
     last_seen = ma.fields.DateTime(allow_none=True)
     connected_at = ma.fields.DateTime(allow_none=True)

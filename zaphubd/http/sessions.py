@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,24 +51,33 @@ _BY_DB_STATUS = {
 }
 
 
-async def _runtime_statuses(app: web.Application, rows: list[SessionRow]) -> dict[uuid.UUID, str]:
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a session runs right now: its runtime status, and the node holding its lease."""
+
+    runtime: str
+    node: str | None
+
+
+async def _placements(app: web.Application, rows: list[SessionRow]) -> dict[uuid.UUID, Placement]:
     """Runtime status per session: ours if it runs here, else inferred from who holds it."""
-    manager = app[appkeys.SESSIONS]
+    manager, leases = app[appkeys.SESSIONS], app[appkeys.LEASES]
     remote = [r for r in rows if manager.runtime_status(r.id) is None]
-    holders = await app[appkeys.LEASES].holders(r.id for r in remote) if remote else {}
-    statuses: dict[uuid.UUID, str] = {}
+    holders = await leases.holders(r.id for r in remote) if remote else {}
+    placements: dict[uuid.UUID, Placement] = {}
     for row in rows:
         local = manager.runtime_status(row.id)
+        holder = holders.get(row.id)
         if local is not None:
-            statuses[row.id] = local
-        elif holders.get(row.id):
-            statuses[row.id] = _BY_DB_STATUS.get(row.status, "disconnected")
+            placements[row.id] = Placement(local, leases.node_id)
+        elif holder:
+            placements[row.id] = Placement(_BY_DB_STATUS.get(row.status, "disconnected"), holder)
         else:
-            statuses[row.id] = "disconnected"
-    return statuses
+            placements[row.id] = Placement("disconnected", None)
+    return placements
 
 
-def session_view(row: SessionRow, runtime: str, include_qr: bool = False) -> dict[str, Any]:
+def session_view(row: SessionRow, placed: Placement, include_qr: bool = False) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": row.id,
         "label": row.label,
@@ -86,8 +95,9 @@ def session_view(row: SessionRow, runtime: str, include_qr: bool = False) -> dic
         "last_seen": row.last_seen,
         "connected_at": row.connected_at,
         "disconnected_at": row.disconnected_at,
-        "runtime_status": runtime,
-        "is_connected": runtime == "connected",
+        "runtime_status": placed.runtime,
+        "is_connected": placed.runtime == "connected",
+        "node_id": placed.node,
     }
     if include_qr:
         view["qr_code"] = row.qr_code
@@ -95,8 +105,8 @@ def session_view(row: SessionRow, runtime: str, include_qr: bool = False) -> dic
 
 
 async def _one(request: web.Request, row: SessionRow, include_qr: bool = False) -> dict[str, Any]:
-    runtime = (await _runtime_statuses(request.app, [row]))[row.id]
-    return session_view(row, runtime, include_qr)
+    placed = (await _placements(request.app, [row]))[row.id]
+    return session_view(row, placed, include_qr)
 
 
 @documented("Create a session", TAG, (201, SessionEnvelope), errors=(400, 429))
@@ -107,7 +117,7 @@ async def create_session(request: web.Request) -> web.Response:
         body["label"], body.get("webhook_url"), body.get("webhook_secret"), body["config"]
     )
     return ok(
-        session_view(row, "connecting"),
+        session_view(row, Placement("connecting", None)),
         status=201,
         message="Session created successfully. Initialization in progress.",
     )
@@ -120,8 +130,8 @@ async def list_sessions(request: web.Request) -> web.Response:
     rows, total = await request.app[appkeys.SESSION_REPO].list_page(
         q.get("status"), q["limit"], q["offset"], q["sortBy"], q["sortOrder"]
     )
-    statuses = await _runtime_statuses(request.app, rows)
-    data = [session_view(row, statuses[row.id]) for row in rows]
+    placements = await _placements(request.app, rows)
+    data = [session_view(row, placements[row.id]) for row in rows]
     return ok(data, pagination=page(total, q["limit"], q["offset"]))
 
 
@@ -179,14 +189,15 @@ async def get_qr(request: web.Request) -> web.StreamResponse:
 @match_info_schema(SessionPathSchema)
 async def get_status(request: web.Request) -> web.Response:
     row = await path_session(request)
-    runtime = (await _runtime_statuses(request.app, [row]))[row.id]
+    placed = (await _placements(request.app, [row]))[row.id]
     return ok(
         {
             "id": row.id,
             "label": row.label,
             "db_status": row.status,
-            "runtime_status": runtime,
-            "is_connected": runtime == "connected",
+            "runtime_status": placed.runtime,
+            "is_connected": placed.runtime == "connected",
+            "node_id": placed.node,
             "phone_number": row.phone_number,
             "last_seen": row.last_seen,
             "connected_at": row.connected_at,
@@ -224,7 +235,7 @@ async def pair_session(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     app = request.app
     repo = app[appkeys.SESSION_REPO]
-    maximum = app[appkeys.SESSIONS].max_sessions
+    maximum = await app[appkeys.NODES].capacity()  # every live node's, together
     active = await repo.count_active()
     counts = await queue_counts(app[appkeys.REDIS], keys.ALL_QUEUES)
     return ok(
@@ -233,7 +244,7 @@ async def stats(request: web.Request) -> web.Response:
                 "active": active,
                 "max": maximum,
                 "available": max(0, maximum - active),
-                "usage_percent": round(100 * active / maximum, 1),
+                "usage_percent": round(100 * active / maximum, 1) if maximum else 100.0,
             },
             "sessions_by_status": await repo.count_by_status(),
             "queues": {

@@ -84,5 +84,5 @@ WEBHOOK_EVENT_CURSOR = f"{PREFIX}:webhooks:event-cursor"
 
 
 def wake_stream(node_id: str) -> str:
-    """One node's wake-ups: ids of sessions it runs that have new sends (capped length)."""
+    """One node's wake-ups (`queue/wakeups.py`): session ids and a kind (capped length)."""
     return f"{PREFIX}:wake:{{{node_id}}}"

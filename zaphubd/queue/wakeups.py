@@ -1,10 +1,11 @@
-"""Wake-ups: telling the node that runs a session that sends wait for it in Postgres.
+"""Wake-ups: short signals from one node to another, through that node's Redis stream.
 
+`send`: sends wait in Postgres for a session the receiving node runs (its lane reads them).
+`place`: a session needs a node; the receiving node should run its recovery pass now.
 A wake-up carries no work, only a session id, so losing one costs latency, never a message
-(an idle lane reads its queue again every `poll_s`). A session running on this node is woken
-in process; one running on another node through that node's wake-up stream, found from the
-session's lease. Each node reads its own stream from the moment it starts; the stream is
-trimmed to a fixed length, so it never grows with the traffic.
+(an idle lane reads its queue again every `poll_s`; recovery passes run on a timer too). A
+session running on this node is woken in process. Each node reads its own stream from the
+moment it starts; the stream is trimmed to a fixed length, so it never grows with the traffic.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from zaphubd.backoff import backoff_delay
 from zaphubd.queue import keys
@@ -21,8 +22,9 @@ from zaphubd.queue.redis import OUTAGE_ERRORS, RedisClient
 
 log = logging.getLogger("zaphubd.queue.wakeups")
 
-#: Wakes the local lane of a session; False when the session does not run here.
-WakeLocal = Callable[[uuid.UUID], bool]
+Kind = Literal["send", "place"]
+#: Handles a wake-up on this node; for `send`, False when the session does not run here.
+Handler = Callable[[uuid.UUID], bool]
 #: The node holding each session's lease (None: nobody).
 Owners = Callable[[Iterable[uuid.UUID]], Awaitable[dict[uuid.UUID, str | None]]]
 STREAM_MAXLEN = 10_000
@@ -31,32 +33,51 @@ READ_COUNT = 500
 
 
 class Wakeups:
-    def __init__(
-        self, redis: RedisClient, node_id: str, wake_local: WakeLocal, owners: Owners
-    ) -> None:
+    def __init__(self, redis: RedisClient, node_id: str, owners: Owners) -> None:
         self._redis = redis
         self._node_id = node_id
-        self._wake_local = wake_local
         self._owners = owners
+        self._handlers: dict[str, Handler] = {}
+
+    def handle(self, kind: Kind, handler: Handler) -> None:
+        self._handlers[kind] = handler
 
     async def wake(self, session_id: uuid.UUID) -> None:
-        """Best effort: a wake-up that cannot be sent is made up for by the lane's poll."""
-        if self._wake_local(session_id):
+        """Tell the session's owner that sends wait. Best effort: a wake-up that cannot be
+        sent is made up for by the lane's poll."""
+        if self._local("send", session_id):
             return
         try:
             owner = (await self._owners([session_id])).get(session_id)
             if owner and owner != self._node_id:
-                await self._redis.xadd(
-                    keys.wake_stream(owner),
-                    {"s": str(session_id)},
-                    maxlen=STREAM_MAXLEN,
-                    approximate=True,
-                )
+                await self._send(owner, "send", session_id)
         except OUTAGE_ERRORS as err:
             log.debug("wake-up for %s not sent (its lane will poll): %s", session_id, err)
 
+    async def signal(self, node_id: str, kind: Kind, session_id: uuid.UUID) -> None:
+        """Best effort, like `wake`: the receiver's timer makes up for a lost signal."""
+        if node_id == self._node_id:
+            self._local(kind, session_id)
+            return
+        try:
+            await self._send(node_id, kind, session_id)
+        except OUTAGE_ERRORS as err:
+            log.debug("%s signal for %s not sent to %s: %s", kind, session_id, node_id, err)
+
+    async def _send(self, node_id: str, kind: Kind, session_id: uuid.UUID) -> None:
+        await self._redis.xadd(
+            keys.wake_stream(node_id),
+            {"s": str(session_id), "k": kind},
+            maxlen=STREAM_MAXLEN,
+            approximate=True,
+        )
+
+    def _local(self, kind: str, session_id: uuid.UUID) -> bool:
+        handler = self._handlers.get(kind)
+        return handler(session_id) if handler else False
+
     async def run(self) -> None:
-        """Read this node's wake-up stream and wake the lanes it names."""
+        """Read this node's stream and hand each wake-up to its handler."""
         stream, cursor, failures = keys.wake_stream(self._node_id), "$", 0
         while True:
             try:
@@ -72,11 +93,11 @@ class Wakeups:
                 continue
             for entry_id, fields in reply[0][1] if reply else []:
                 cursor = entry_id
-                self._wake_id(fields.get(b"s", b""))
+                self._dispatch(fields)
 
-    def _wake_id(self, raw: bytes) -> None:
+    def _dispatch(self, fields: dict[bytes, bytes]) -> None:
         try:
-            session_id = uuid.UUID(raw.decode())
+            session_id = uuid.UUID(fields.get(b"s", b"").decode())
         except ValueError:
             return
-        self._wake_local(session_id)
+        self._local(fields.get(b"k", b"send").decode(), session_id)

@@ -20,6 +20,8 @@ from zaphubd.sessions.transitions import Transitions
 
 #: Called with a session id after its row changed through these commands (cache invalidation).
 ChangeHook = Callable[[uuid.UUID], None]
+#: Sessions the live nodes can hold together.
+Capacity = Callable[[], Awaitable[int]]
 #: Vets a webhook URL before it is stored; raises an ApiError (a 400) to refuse it.
 UrlCheck = Callable[[str], Awaitable[None]]
 
@@ -44,7 +46,9 @@ class SessionCommands:
         publisher: Publisher,
         transitions: Transitions,
         manager: SessionManager,
+        capacity: Capacity | None = None,
     ) -> None:
+        self._capacity = capacity
         self._repo = repo
         self._publisher = publisher
         self._transitions = transitions
@@ -73,14 +77,14 @@ class SessionCommands:
     ) -> SessionRow:
         await self._check_webhook_url(webhook_url)
         session_id = uuid.uuid4()
-        max_active = self._manager.max_sessions
+        max_active = await self._capacity() if self._capacity else self._manager.max_sessions
         row = await self._repo.create_within_capacity(
             session_id, label.strip(), webhook_url, webhook_secret, config, max_active
         )
         if row is None:
             raise CapacityReached(
-                f"session limit reached ({max_active}); delete a session or raise "
-                "ZAPHUB_MAX_CONCURRENT_SESSIONS"
+                f"session limit reached ({max_active}); delete a session, raise "
+                "ZAPHUB_MAX_CONCURRENT_SESSIONS or add a node"
             )
         try:
             await self._enqueue_init(session_id, "start")
