@@ -155,6 +155,7 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
         lambda: manager.count,
         settings.session_lease_ttl_s,
     )
+    leases.peers = registry.has_peers
     wakeups = Wakeups(app[appkeys.REDIS], settings.node_id, leases.holders)
     recovery = Recovery(
         repo,

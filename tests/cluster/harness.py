@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,9 @@ class Cluster:
     capacity: int = 40
     simnet: SimnetProcess = field(init=False)
     nodes: dict[str, DaemonProcess] = field(default_factory=dict)
+    paused: set[str] = field(default_factory=set)  # SIGSTOPped: alive, but answers nothing
+    #: A node's own ZAPHUB_REDIS_URL (through a TcpProxy, to partition it from Redis).
+    redis_urls: dict[str, str] = field(default_factory=dict)
     http: aiohttp.ClientSession = field(init=False)
 
     async def start(self) -> Cluster:
@@ -52,7 +56,7 @@ class Cluster:
     def _node(self, node_id: str) -> DaemonProcess:
         env = simnet_env(
             self.pg_url,
-            self.redis_url,
+            self.redis_urls.get(node_id, self.redis_url),
             self.simnet.ws_url,
             self.tmp / f"auth-{node_id}",  # per node: nothing may be shared through the disk
             NODE_ID=node_id,
@@ -65,13 +69,19 @@ class Cluster:
         return DaemonProcess(env, self.tmp / f"{node_id}.log")
 
     async def stop(self) -> None:
+        for node_id in list(self.paused):
+            self.nodes[node_id].signal(signal.SIGCONT)
         await self.http.close()
         for node in self.nodes.values():
             await asyncio.to_thread(node.stop)
         self.simnet.stop()
 
     def live(self) -> list[DaemonProcess]:
-        return [n for n in self.nodes.values() if n.proc and n.proc.poll() is None]
+        return [
+            n
+            for node_id, n in self.nodes.items()
+            if n.proc and n.proc.poll() is None and node_id not in self.paused
+        ]
 
     def any_node(self) -> Iterator[DaemonProcess]:
         """Live nodes in a random order (an API client behind a load balancer)."""

@@ -159,3 +159,10 @@ async def test_a_second_connection_replaces_the_first(
     assert gone.reason == "replaced"
     await asyncio.sleep(0.05)
     assert (await simnet.device(client.session_id))["state"] == "connected"
+    log = (await simnet.get(f"/control/connections/{client.session_id}"))["connections"]
+    assert [e["event"] for e in log] == ["online", "replaced", "online"]
+    assert log[1]["link"] == log[0]["link"] and log[1]["by"] == log[2]["link"] != log[0]["link"]
+    await twin.disconnect()
+    await asyncio.sleep(0.1)
+    log = (await simnet.get(f"/control/connections/{client.session_id}"))["connections"]
+    assert log[-1] == {"at": log[-1]["at"], "event": "closed", "link": log[2]["link"]}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -48,6 +50,8 @@ class NodeRegistry:
         self.live_within_s = lease_ttl_s * 2 / 3
         self._started_at = datetime.now(UTC)
         self._touched = asyncio.Event()
+        self._lease_ttl_s = lease_ttl_s
+        self._peer_seen_at = -math.inf
         self.draining = False
 
     def touch(self, _session_id: object = None) -> None:
@@ -71,6 +75,7 @@ class NodeRegistry:
             self._touched.clear()
             try:
                 await self.beat()
+                await self.live()  # notes whether other nodes run (fencing needs to know)
                 if beats % 100 == 0:
                     await self._repo.forget_dead(FORGET_AFTER_S)
                 beats += 1
@@ -85,7 +90,14 @@ class NodeRegistry:
         """The live nodes, this one included (with its current load) even if its last
         heartbeat could not be written."""
         rows = [r for r in await self._repo.live(self.live_within_s) if r.node_id != self.node_id]
+        if rows:
+            self._peer_seen_at = time.monotonic()
         return sorted([*rows, self.own_row()], key=lambda r: r.node_id)
+
+    def has_peers(self) -> bool:
+        """Whether another live node was seen lately (three lease TTLs): if not, this node
+        runs alone and nobody can take its sessions over."""
+        return time.monotonic() - self._peer_seen_at < 3 * self._lease_ttl_s
 
     def own_row(self) -> NodeRow:
         now = datetime.now(UTC)

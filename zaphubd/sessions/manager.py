@@ -83,8 +83,11 @@ class SessionManager:
         self._traffic = traffic
 
     def connected_client(self, session_id: uuid.UUID) -> Client | None:
+        """The client, while connected here and this node's lease is fresh (fencing)."""
         runtime = self._running.get(session_id)
         if runtime is None or runtime.status != "connected":
+            return None
+        if not self._leases.fresh(session_id):
             return None
         return runtime.client
 
@@ -137,6 +140,7 @@ class SessionManager:
             self._backoff,
             self._traffic,
             self._connected[session_id],
+            owner=lambda: self._leases.fresh(session_id),
         )
         self._running[session_id] = runtime
         runtime.start(self._on_exit)

@@ -57,6 +57,7 @@ class SessionRuntime:
         backoff: Backoff,
         traffic: TrafficHandler | None,
         connected: asyncio.Event | None = None,
+        owner: Callable[[], bool] | None = None,
     ) -> None:
         self.id = session_id
         self.config = config
@@ -71,6 +72,9 @@ class SessionRuntime:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.connected_event = asyncio.Event()
+        #: Whether this node may still act for the session (its lease is fresh): once not,
+        #: it writes no state and does not reconnect; the lease keeper stops it.
+        self._owner = owner or (lambda: True)
         # Shared with the manager's waiters (send lanes): set while connected.
         self._connected_signal = connected or asyncio.Event()
 
@@ -103,6 +107,11 @@ class SessionRuntime:
         if self._stopping:
             # A stopped runtime's connection may still deliver a late frame (a QR in flight):
             # its state is no longer ours to write.
+            return
+        if not self._owner() and isinstance(event, Qr | Connected | Disconnected | LoggedOut):
+            # Fenced: another node may run the session by now; end quietly, write nothing.
+            self._ending = Disconnected("closed")
+            self._ended.set()
             return
         if isinstance(event, Qr):
             await self._transitions.qr(self.id, event)
@@ -147,9 +156,9 @@ class SessionRuntime:
 
     async def _loop(self) -> None:
         failures = 0
-        while not self._stopping:
+        while not self._stopping and self._owner():
             ending, was_connected = await self._connect_once()
-            if self._stopping or await self._is_final(ending):
+            if self._stopping or not self._owner() or await self._is_final(ending):
                 return
             assert isinstance(ending, Disconnected)
             failures = 0 if was_connected else failures
@@ -160,6 +169,8 @@ class SessionRuntime:
             failures += 1
             await self._transitions.reconnecting(self.id, failures, delay, ending.reason)
             await asyncio.sleep(delay)
+        if not self._stopping:
+            log.warning("session %s: lease no longer fresh; not reconnecting here", self.id)
 
     async def _connect_once(self) -> tuple[Ending, bool]:
         """One connection attempt, until it ends. Returns how it ended and if it logged in."""

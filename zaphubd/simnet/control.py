@@ -37,6 +37,7 @@ class DeviceRoutes:
         app.router.add_post("/control/faults", self.set_faults)
         app.router.add_get("/control/mailbox/{phone}", self.mailbox)
         app.router.add_get("/control/activity/{phone}", self.activity)
+        app.router.add_get("/control/connections/{device_id}", self.connections)
         app.router.add_get("/control/stats", self.stats)
         app.router.add_post("/control/reset", self.reset)
 
@@ -117,6 +118,11 @@ class DeviceRoutes:
     async def activity(self, request: web.Request) -> web.Response:
         phone = _path_phone(request)
         return reply({"phone": phone, "activity": list(self.net.activity.get(phone, ()))})
+
+    async def connections(self, request: web.Request) -> web.Response:
+        device_id = request.match_info["device_id"]
+        entries = list(self.net.connections.get(device_id, ()))
+        return reply({"device_id": device_id, "connections": entries})
 
     async def stats(self, request: web.Request) -> web.Response:
         net = self.net

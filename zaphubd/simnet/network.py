@@ -54,6 +54,7 @@ class Network:
         self.groups: dict[str, Group] = {}
         self.watchers: dict[str, set[str]] = {}  # phone -> devices subscribed to its presence
         self.activity: dict[str, deque[dict[str, Any]]] = {}
+        self.connections: dict[str, deque[dict[str, Any]]] = {}
 
     def changed(self) -> None:
         self.on_change()
@@ -100,6 +101,7 @@ class Network:
         if old is not None and old is not link:
             log.info("simnet device %s connected again; closing the older connection", device_id)
             old.online = False
+            self.note_connection(device.device_id, "replaced", old.number, by=link.number)
             spawn(old.close("replaced"), f"simnet-replace-{old.number}")
         self.links[device_id] = link
         link.device = device
@@ -108,6 +110,8 @@ class Network:
     def detach(self, link: Link) -> None:
         if link.device is not None and self.links.get(link.device.device_id) is link:
             del self.links[link.device.device_id]
+            if link.online:
+                self.note_connection(link.device.device_id, "closed", link.number)
 
     def pair(self, device: Device, phone: str, push_name: str | None) -> Frame:
         """Link `device` to the account `phone`; returns the credentials it must keep."""
@@ -133,6 +137,7 @@ class Network:
         device = link.device
         assert device is not None and device.phone is not None
         link.online = True
+        self.note_connection(device.device_id, "online", link.number)
         link.push(
             {
                 "op": "connected",
@@ -211,6 +216,12 @@ class Network:
 
     def is_paired_account(self, phone: str) -> bool:
         return bool(self.accounts.get(phone))
+
+    def note_connection(self, device_id: str, event: str, link: int, **details: Any) -> None:
+        """A logged-in connection of the device came online, was replaced by a newer one,
+        or closed: `GET /control/connections/<device_id>` (not persisted)."""
+        entries = self.connections.setdefault(device_id, deque(maxlen=ACTIVITY_KEEP))
+        entries.append({"at": now_ms(), "event": event, "link": link, **details})
 
     def record(self, device: Device, action: str, **details: Any) -> None:
         """Note what a device did besides sending, for `GET /control/activity/<phone>`."""
