@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import localservices  # noqa: E402  (scripts/ is no package)
 
 from zaphubd.queue import Consumer, Job, Publisher, QueueSpec, keys  # noqa: E402
-from zaphubd.queue.redis import connect_redis  # noqa: E402
+from zaphubd.queue.redis import RedisClient, connect_redis  # noqa: E402
 
 QUEUE = "bench"
 MEASUREMENTS = ("publish_50_in_flight", "publish_batched", "consume")
@@ -77,7 +77,7 @@ class Countdown:
             self.done.set()
 
 
-async def time_publish_in_flight(redis: aioredis.Redis, opts: Options) -> float:
+async def time_publish_in_flight(redis: RedisClient, opts: Options) -> float:
     publisher = Publisher(redis)
     numbers = iter(range(opts.jobs))
 
@@ -92,7 +92,7 @@ async def time_publish_in_flight(redis: aioredis.Redis, opts: Options) -> float:
     return opts.jobs / (time.perf_counter() - started)
 
 
-async def time_publish_batched(redis: aioredis.Redis, opts: Options) -> float:
+async def time_publish_batched(redis: RedisClient, opts: Options) -> float:
     publisher = Publisher(redis)
     started = time.perf_counter()
     for start in range(0, opts.jobs, opts.batch):
@@ -101,7 +101,7 @@ async def time_publish_batched(redis: aioredis.Redis, opts: Options) -> float:
     return opts.jobs / (time.perf_counter() - started)
 
 
-async def all_acknowledged(redis: aioredis.Redis) -> bool:
+async def all_acknowledged(redis: RedisClient) -> bool:
     stream = keys.stream(QUEUE)
     pipe = redis.pipeline(transaction=False)
     pipe.xlen(stream)
@@ -110,7 +110,7 @@ async def all_acknowledged(redis: aioredis.Redis) -> bool:
     return int(length) == 0 and int(pending["pending"]) == 0
 
 
-async def time_consume(redis: aioredis.Redis, opts: Options) -> float:
+async def time_consume(redis: RedisClient, opts: Options) -> float:
     handler = Countdown(opts.jobs)
     spec = QueueSpec(QUEUE, concurrency=opts.concurrency)
     consumer = Consumer(redis, spec, handler, consumer_name="bench")
@@ -127,18 +127,23 @@ async def time_consume(redis: aioredis.Redis, opts: Options) -> float:
     return opts.jobs / elapsed
 
 
+async def flush(redis: RedisClient) -> None:
+    """Empty the database; on a cluster, every master."""
+    await (redis.flushall() if isinstance(redis, RedisCluster) else redis.flushdb())
+
+
 async def bench(url: str, opts: Options) -> Result:
     redis = await connect_redis(url)
     result = Result("zaphubd", opts.jobs, opts.batch, opts.in_flight, opts.concurrency)
     result.runs = {name: [] for name in MEASUREMENTS}
     try:
         for _ in range(opts.runs):
-            await redis.flushdb()
+            await flush(redis)
             result.runs["publish_50_in_flight"].append(await time_publish_in_flight(redis, opts))
-            await redis.flushdb()
+            await flush(redis)
             result.runs["publish_batched"].append(await time_publish_batched(redis, opts))
             result.runs["consume"].append(await time_consume(redis, opts))
-        await redis.flushdb()
+        await flush(redis)
     finally:
         await redis.aclose()
     result.median = {name: statistics.median(rates) for name, rates in result.runs.items()}

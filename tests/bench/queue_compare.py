@@ -1,8 +1,10 @@
 """zaphubd's queue against BullMQ on one Redis: both benchmarks, their medians and the ratios.
 
     .venv/bin/python tests/bench/queue_compare.py [--redis-url URL] [--jobs 20000] [--runs 3]
-                                                  [--json]
+                                                  [--cluster | --both] [--json]
 
+--cluster runs both on a private 3-master Redis Cluster (tests/redis_cluster.py) instead,
+BullMQ with its `{bull}` hash-tag prefix; --both does the single Redis, then the cluster.
 Starts one private Redis (no persistence) unless --redis-url is given (that db is FLUSHED),
 runs tests/bench/queue_bench.py and then tests/bench/bullmq/bench.js against it, flushing in
 between, and prints both sets of medians, ours/BullMQ for each pair and whether the
@@ -19,16 +21,26 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
+import redis.exceptions
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from queue_bench import private_redis  # noqa: E402
+
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.redis_cluster import start_cluster  # noqa: E402
 
 BULLMQ_DIR = HERE / "bullmq"
 
@@ -53,6 +65,17 @@ PAIRS = (
 )
 
 
+@contextmanager
+def private_cluster() -> Iterator[str]:
+    """A throwaway 3-master Redis Cluster (no persistence), stopped at exit."""
+    with tempfile.TemporaryDirectory(prefix="queue-compare-cluster-") as tmp:
+        cluster = start_cluster(Path(tmp))
+        try:
+            yield cluster.url
+        finally:
+            cluster.stop()
+
+
 def ensure_bullmq() -> None:
     if (BULLMQ_DIR / "node_modules" / "bullmq").is_dir():
         return
@@ -69,11 +92,26 @@ def run_json(cmd: list[str], cwd: Path) -> dict[str, Any]:
 
 
 def flush(url: str) -> None:
+    if url.startswith("redis+cluster://"):
+        for host, port in _cluster_nodes(url):
+            client = redis.Redis(host=host, port=port)
+            try:
+                client.flushall()  # a node that is a master flushes; a replica refuses
+            except redis.exceptions.ReadOnlyError:
+                pass
+            finally:
+                client.close()
+        return
     client = redis.Redis.from_url(url)
     try:
         client.flushdb()
     finally:
         client.close()
+
+
+def _cluster_nodes(url: str) -> list[tuple[str, int]]:
+    hosts = url.split("://", 1)[1].split("/", 1)[0].split(",")
+    return [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts]
 
 
 def compare(url: str, jobs: int, runs: int) -> dict[str, Any]:
@@ -102,7 +140,11 @@ def compare(url: str, jobs: int, runs: int) -> dict[str, Any]:
 
 
 def machine(url: str) -> dict[str, Any]:
-    client = redis.Redis.from_url(url)
+    if url.startswith("redis+cluster://"):
+        host, port = _cluster_nodes(url)[0]
+        client = redis.Redis(host=host, port=port)
+    else:
+        client = redis.Redis.from_url(url)
     try:
         redis_version = client.info("server")["redis_version"]
     finally:
@@ -120,14 +162,15 @@ def machine(url: str) -> dict[str, Any]:
         "cpu": model,
         "redis": redis_version,
         "python": platform.python_version(),
+        "backend": "3-master cluster" if url.startswith("redis+cluster://") else "single",
     }
 
 
 def table(result: dict[str, Any]) -> str:
     m, ours, theirs = result["machine"], result["zaphubd"], result["bullmq"]
     lines = [
-        f"{ours['jobs']} jobs, median of {len(ours['runs']['consume'])} runs; "
-        f"nproc {m['nproc']}, {m['cpu']}, Redis {m['redis']}, Python {m['python']}, "
+        f"{m['backend']} Redis: {ours['jobs']} jobs, median of {len(ours['runs']['consume'])} "
+        f"runs; nproc {m['nproc']}, {m['cpu']}, Redis {m['redis']}, Python {m['python']}, "
         f"BullMQ {theirs['version']} on node {theirs['node']}",
         "",
         f"| {'zaphubd vs BullMQ':<38} | {'zaphubd jobs/s':>14} | {'BullMQ jobs/s':>13} "
@@ -154,15 +197,30 @@ def main() -> None:
     parser.add_argument("--redis-url", help="use this Redis (its db is flushed!)")
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument("--cluster", action="store_true", help="on a private Redis Cluster")
+    backend.add_argument("--both", action="store_true", help="single Redis, then a cluster")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     ensure_bullmq()
+    results = []
     if args.redis_url:
-        result = compare(args.redis_url, args.jobs, args.runs)
-    else:
+        results.append(compare(args.redis_url, args.jobs, args.runs))
+    if not args.redis_url and not args.cluster:
         with private_redis() as url:
-            result = compare(url, args.jobs, args.runs)
-    print(json.dumps(result) if args.json else table(result))
+            results.append(compare(url, args.jobs, args.runs))
+    if not args.redis_url and (args.cluster or args.both):
+        with private_cluster() as url:
+            results.append(compare(url, args.jobs, args.runs))
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else results))
+        return
+    print("\n\n".join(table(result) for result in results))
+    if len(results) == 2:
+        single, cluster = ({r["label"]: r["ratio"] for r in res["rows"]} for res in results)
+        print("\nratio ours/BullMQ, cluster vs single Redis:")
+        for label, ratio in cluster.items():
+            print(f"  {label}: {ratio:.2f}x on the cluster, {single[label]:.2f}x on one Redis")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 // measurements, median of the runs, in jobs/s.
 //
 //   node bench.js --redis-url redis://127.0.0.1:6379/0 [--jobs 20000] [--runs 3] [--json]
+//   node bench.js --redis-url redis+cluster://127.0.0.1:7000,127.0.0.1:7001 ...   (a cluster)
+//
+// On a Redis Cluster the queue's keys share the hash tag `{bull}` (BullMQ's documented
+// prefix for clusters), every connection is an ioredis Cluster, and "flushed" means every
+// master is flushed.
 //
 // Every run starts from a flushed database (FLUSHDB on the given db: use a private Redis):
 //   add_50_in_flight  queue.add, 50 calls in flight, until all are acknowledged
@@ -17,6 +22,7 @@ const { Queue, Worker } = require('bullmq');
 const IORedis = require('ioredis');
 
 const QUEUE = 'bench';
+const CLUSTER_PREFIX = '{bull}';
 
 function options() {
   const { values } = parseArgs({
@@ -44,11 +50,39 @@ function options() {
   };
 }
 
+function isCluster(url) {
+  return url.startsWith('redis+cluster://');
+}
+
 function connection(url) {
+  if (isCluster(url)) {
+    const nodes = url
+      .slice('redis+cluster://'.length)
+      .split('/')[0]
+      .split(',')
+      .map((hostPort) => {
+        const [host, port] = hostPort.split(':');
+        return { host, port: Number(port || 6379) };
+      });
+    // BullMQ duplicates this for its blocking worker connection.
+    return new IORedis.Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null } });
+  }
   const parsed = new URL(url);
   const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
   // Workers need maxRetriesPerRequest: null (their blocking calls must not time out).
   return { host: parsed.hostname, port: Number(parsed.port || 6379), db, maxRetriesPerRequest: null };
+}
+
+function queueOptions(conn) {
+  return conn instanceof IORedis.Cluster ? { connection: conn, prefix: CLUSTER_PREFIX } : { connection: conn };
+}
+
+async function flush(admin) {
+  if (admin instanceof IORedis.Cluster) {
+    await Promise.all(admin.nodes('master').map((node) => node.flushall()));
+  } else {
+    await admin.flushdb();
+  }
 }
 
 function perSecond(jobs, startedNs) {
@@ -57,7 +91,7 @@ function perSecond(jobs, startedNs) {
 }
 
 async function newQueue(conn) {
-  const queue = new Queue(QUEUE, { connection: conn });
+  const queue = new Queue(QUEUE, queueOptions(conn));
   await queue.waitUntilReady();
   return queue;
 }
@@ -94,7 +128,7 @@ async function timeAddBulk(conn, opts) {
 
 async function timeWorker(conn, opts) {
   const worker = new Worker(QUEUE, async () => {}, {
-    connection: conn,
+    ...queueOptions(conn),
     concurrency: opts.concurrency,
     autorun: false,
     removeOnComplete: { count: 0 },
@@ -126,24 +160,26 @@ function median(values) {
 async function main() {
   const opts = options();
   const conn = connection(opts.url);
-  const admin = new IORedis(conn);
+  const admin = conn instanceof IORedis.Cluster ? conn : new IORedis(conn);
+  const prefix = conn instanceof IORedis.Cluster ? CLUSTER_PREFIX : 'bull';
   const runs = { add_50_in_flight: [], add_bulk: [], worker: [] };
   try {
     for (let run = 0; run < opts.runs; run++) {
-      await admin.flushdb();
+      await flush(admin);
       runs.add_50_in_flight.push(await timeAddInFlight(conn, opts));
-      await admin.flushdb();
+      await flush(admin);
       runs.add_bulk.push(await timeAddBulk(conn, opts));
       runs.worker.push(await timeWorker(conn, opts));
-      const left = await admin.llen(`bull:${QUEUE}:wait`);
+      const left = await admin.llen(`${prefix}:${QUEUE}:wait`);
       if (left !== 0) throw new Error(`${left} job(s) still waiting after the worker finished`);
     }
-    await admin.flushdb();
+    await flush(admin);
   } finally {
     admin.disconnect();
   }
   const result = {
     implementation: 'bullmq',
+    redis: isCluster(opts.url) ? 'cluster' : 'single',
     version: require('bullmq/package.json').version,
     node: process.version,
     jobs: opts.jobs,
