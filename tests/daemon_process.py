@@ -77,8 +77,11 @@ class DaemonProcess:
         return code
 
     def stop(self) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is not None:
+            self._log.close()  # it died (a SIGKILL in the test): its log is still open here
+            return self.proc.returncode
         self.signal(signal.SIGTERM)
         try:
             return self.wait(30)

@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 
 from zaphubd import __version__
+from zaphubd.cluster.owner_calls import OwnerCalls
 from zaphubd.cluster.registry import NodeRegistry
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.database import Database
@@ -172,13 +173,15 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.SESSION_COMMANDS] = SessionCommands(
         repo, app[appkeys.PUBLISHER], transitions, manager, registry.capacity
     )
-    app[appkeys.SESSION_ACTIONS] = SessionActions(manager, settings.media_max_bytes)
+    calls = OwnerCalls(app[appkeys.REDIS], settings.node_id)
+    app[appkeys.SESSION_ACTIONS] = SessionActions(manager, settings.media_max_bytes, leases, calls)
     workers = SessionWorkers(manager, leases, transitions, registry, wakeups.signal)
     app[QUEUES] += [QueueBinding(INIT_SPEC, workers.init), QueueBinding(CLOSE_SPEC, workers.close)]
     tasks = TaskGroup("sessions")
     tasks.spawn(leases.run(manager.on_lease_lost), "leases")
     tasks.spawn(registry.run(), "node-heartbeat")
     tasks.spawn(wakeups.run(), "wakeups")
+    tasks.spawn(calls.run(), "owner-calls")
     try:
         yield
     finally:

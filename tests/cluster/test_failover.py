@@ -9,6 +9,7 @@ and `GET /api/v1/nodes` (an even placement, then the survivors holding everythin
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -96,7 +97,7 @@ async def _scenario(cluster: Cluster) -> None:
         return len(acked) >= SESSIONS * PER_CHAT // 2
 
     await eventually(half_acked, 60, 0.01)
-    cluster.nodes[victim].proc.kill()  # type: ignore[union-attr]  # SIGKILL
+    cluster.nodes[victim].signal(signal.SIGKILL)
     killed_at = time.monotonic()
     await burst
     assert len(acked) == SESSIONS * PER_CHAT

@@ -117,7 +117,7 @@ async def test_store_directories_are_private(transport: NeonizeTransport) -> Non
     assert store.is_file()  # whatsmeow created its sqlite store there
     assert stat.S_IMODE(store.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(transport.auth_dir.stat().st_mode) == 0o700
-    assert not transport.has_credentials(client.session_id)  # nothing paired
+    assert not await transport.has_credentials(client.session_id)  # nothing paired
 
 
 # -- the gate ----------------------------------------------------------------------------
@@ -464,13 +464,13 @@ async def test_has_credentials_reads_the_store(transport: NeonizeTransport) -> N
     import sqlite3
 
     session_id = uuid.uuid4()
-    assert not transport.has_credentials(session_id)
+    assert not await transport.has_credentials(session_id)
     store = transport.prepare_store(session_id)
     with sqlite3.connect(store) as db:
         db.execute("CREATE TABLE whatsmeow_device (jid TEXT PRIMARY KEY)")
-    assert not transport.has_credentials(session_id)
+    assert not await transport.has_credentials(session_id)
     with sqlite3.connect(store) as db:
         db.execute("INSERT INTO whatsmeow_device VALUES ('5511900000001:7@s.whatsapp.net')")
-    assert transport.has_credentials(session_id)
-    transport.remove_credentials(session_id)
+    assert await transport.has_credentials(session_id)
+    await transport.remove_credentials(session_id)
     assert not store.parent.exists()

@@ -227,7 +227,7 @@ async def restart_session(request: web.Request) -> web.Response:
 @match_info_schema(SessionPathSchema)
 async def pair_session(request: web.Request) -> web.Response:
     row, body = await session_and_body(request, PAIR_SCHEMA)
-    code = await request.app[appkeys.SESSIONS].pair(row.id, body["phone"].lstrip("+"))
+    code = await request.app[appkeys.SESSION_ACTIONS].pair(row.id, body["phone"].lstrip("+"))
     return ok({"pairing_code": code})
 
 

@@ -86,3 +86,13 @@ WEBHOOK_EVENT_CURSOR = f"{PREFIX}:webhooks:event-cursor"
 def wake_stream(node_id: str) -> str:
     """One node's wake-ups (`queue/wakeups.py`): session ids and a kind (capped length)."""
     return f"{PREFIX}:wake:{{{node_id}}}"
+
+
+def call_stream(node_id: str) -> str:
+    """Calls for sessions a node runs, sent by the other nodes (`cluster/owner_calls.py`)."""
+    return f"{PREFIX}:calls:{{{node_id}}}"
+
+
+def call_reply(request_id: str) -> str:
+    """Where the owner pushes the answer to one call (expires)."""
+    return f"{PREFIX}:call-reply:{request_id}"

@@ -175,8 +175,11 @@ class NeonizeTransport:
         store.parent.mkdir(mode=0o700, exist_ok=True)
         return store
 
-    def has_credentials(self, session_id: uuid.UUID) -> bool:
+    async def has_credentials(self, session_id: uuid.UUID) -> bool:
         """Whether the session's store holds a paired device."""
+        return await asyncio.to_thread(self._store_has_device, session_id)
+
+    def _store_has_device(self, session_id: uuid.UUID) -> bool:
         store = self.store_path(session_id)
         if not store.is_file():
             return False
@@ -188,9 +191,9 @@ class NeonizeTransport:
             return False
         return row is not None
 
-    def remove_credentials(self, session_id: uuid.UUID) -> None:
+    async def remove_credentials(self, session_id: uuid.UUID) -> None:
         """Delete the session's directory; its client must be stopped already."""
-        remove_auth_dir(self.auth_dir, session_id)
+        await asyncio.to_thread(remove_auth_dir, self.auth_dir, session_id)
 
     # -- lost threads -------------------------------------------------------------------
 

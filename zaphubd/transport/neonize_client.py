@@ -168,7 +168,7 @@ class NeonizeClient:
             except NeonizeError as err:
                 log.warning("neonize session %s: logout not confirmed: %s", self._session_id, err)
         await self.disconnect()
-        await asyncio.to_thread(self._transport.remove_credentials, self._session_id)
+        await self._transport.remove_credentials(self._session_id)
 
     async def pair_phone(self, phone: str) -> str:
         """A pairing code for `phone`: only while this connection shows QR codes."""

@@ -208,7 +208,7 @@ class Dispatcher:
         reason = _LOGOUT_REASONS.get(ev.Reason, "logged out")
         log.warning("neonize session %s: %s", self._session_id, reason)
         await self._stop_attempt(attempt)
-        await asyncio.to_thread(self._transport.remove_credentials, self._session_id)
+        await self._transport.remove_credentials(self._session_id)
         await self._emit(LoggedOut(reason=reason))
 
     async def _on_ban(self, attempt: Attempt, ev: Any) -> None:
