@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.cluster.harness import LEASE_TTL_S, Cluster, eventually
-from tests.cluster.test_failover import all_connected, pair, recipient
+from tests.cluster.traffic import all_connected, pair, recipient
 from tests.redis_cluster import RedisClusterProcesses
 
 SESSIONS = 12

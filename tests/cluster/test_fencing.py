@@ -12,7 +12,7 @@ import signal
 from pathlib import Path
 
 from tests.cluster.harness import LEASE_TTL_S, Cluster, eventually
-from tests.cluster.test_failover import all_connected, pair, recipient
+from tests.cluster.traffic import all_connected, pair, recipient
 from tests.redis_cluster import RedisClusterProcesses
 from tests.services import LocalServices
 from tests.tcp_proxy import TcpProxy

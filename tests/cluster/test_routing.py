@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cluster.harness import Cluster, eventually
-from tests.cluster.test_failover import all_connected, pair, sender
+from tests.cluster.traffic import all_connected, pair, sender
 from tests.messaging.conftest import png_bytes
 from tests.redis_cluster import RedisClusterProcesses
 
