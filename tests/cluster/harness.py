@@ -36,6 +36,7 @@ class Cluster:
     tmp: Path
     size: int = 3
     capacity: int = 40
+    lease_ttl_s: float = LEASE_TTL_S
     simnet: SimnetProcess = field(init=False)
     nodes: dict[str, DaemonProcess] = field(default_factory=dict)
     paused: set[str] = field(default_factory=set)  # SIGSTOPped: alive, but answers nothing
@@ -61,12 +62,17 @@ class Cluster:
             self.tmp / f"auth-{node_id}",  # per node: nothing may be shared through the disk
             NODE_ID=node_id,
             MAX_CONCURRENT_SESSIONS=str(self.capacity),
-            SESSION_LEASE_TTL_S=str(LEASE_TTL_S),
+            SESSION_LEASE_TTL_S=str(self.lease_ttl_s),
             RECONNECT_BASE_S="0.3",
             QUEUE_VISIBILITY_TIMEOUT_S="5",
             SEND_POLL_S="2",
         )
         return DaemonProcess(env, self.tmp / f"{node_id}.log")
+
+    async def add_node(self, node_id: str) -> DaemonProcess:
+        node = self.nodes[node_id] = self._node(node_id).start()
+        await asyncio.to_thread(node.wait_healthy, 60)
+        return node
 
     async def stop(self) -> None:
         for node_id in list(self.paused):

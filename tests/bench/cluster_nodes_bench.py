@@ -1,0 +1,207 @@
+"""Cluster benchmark: what routing through several nodes costs, and how fast a dead node's
+sessions come back.
+
+    .venv/bin/python tests/bench/cluster_nodes_bench.py [--runs 3] [--only routing recovery drain]
+        [--sessions 30] [--messages 2000] [--clients 32] [--rate 100] [--seconds 10]
+        [--recover 10 100 300] [--ttl 30] [--drain 100]
+
+Everything runs on this machine: a private Postgres (fsync on), a private 3-master Redis
+Cluster, simnet, and `zaphubd serve` processes (tests/cluster/harness.py, the same nodes the
+cluster tests run, with a fresh database per scenario). Three scenarios:
+
+routing   `--sessions` sessions on one node, then the same spread over three nodes (even
+          placement). A burst of `--messages` POST /messages by `--clients` concurrent
+          clients, each to a random node (accepted/s), then a steady `--rate`/s for
+          `--seconds` (open loop) whose accept->sent p50/p99 is read from the rows
+          (sent_at - created_at: one clock). With three nodes two sends in three are accepted
+          by a node that does not own the session, so they cross the queue to the owner.
+          The nodes share two cores: the point is the routing overhead, not more CPUs.
+recovery  for each count in `--recover`: that many sessions paired on one node, a second
+          node started, the first SIGKILLed; seconds until every session is connected on the
+          second (simnet's devices) and the cluster says so, at lease TTL `--ttl`.
+drain     `--drain` sessions on one node, a second started, SIGTERM on the first: seconds
+          until every session is connected on the second.
+Medians of `--runs` runs; the scenarios' runs alternate so they share the machine's noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests/bench"))
+
+from backlog_bench import latency  # noqa: E402
+from messages_bench import closed_loop  # noqa: E402
+
+from tests.cluster.harness import Cluster, eventually  # noqa: E402
+from tests.cluster.traffic import all_connected, pair_many, placed, recipient  # noqa: E402
+from tests.redis_cluster import RedisClusterProcesses, start_cluster  # noqa: E402
+from tests.services import localservices  # noqa: E402
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="zaphubd-cluster-bench-"))
+        os.chmod(self.tmp, 0o755)  # initdb runs as the postgres user when we are root
+        self.pg = localservices.Postgres(self.tmp / "pg", localservices.free_port())
+        self.redis: RedisClusterProcesses | None = None
+
+    def start(self) -> Stack:
+        self.pg.ensure(fast=False)
+        self.redis = start_cluster(self.tmp / "redis")
+        return self
+
+    async def cluster(self, **options: Any) -> Cluster:
+        name = "bench_" + uuid.uuid4().hex[:12]
+        admin = await asyncpg.connect(self.pg.url)
+        try:
+            await admin.execute(f"CREATE DATABASE {name}")
+        finally:
+            await admin.close()
+        assert self.redis is not None
+        url = self.pg.url.rsplit("/", 1)[0] + "/" + name
+        run_dir = self.tmp / name
+        run_dir.mkdir()
+        return await Cluster(url, self.redis.url, run_dir, **options).start()
+
+    def stop(self) -> None:
+        if self.redis:
+            self.redis.stop()
+        self.pg.stop()
+
+
+async def routing(stack: Stack, size: int, args: argparse.Namespace) -> dict[str, float]:
+    cluster = await stack.cluster(size=size, capacity=args.sessions)
+    try:
+        sids = await pair_many(cluster, args.sessions)
+        await placed(cluster, args.sessions)
+        urls = [node.url for node in cluster.nodes.values()]
+        tag = uuid.uuid4().hex[:8]
+
+        async def post(i: int, prefix: str) -> None:
+            chat = i % len(sids)
+            body = {"messageId": f"{prefix}-{i}", "to": recipient(chat), "text": f"{i}"}
+            url = f"{random.choice(urls)}/api/v1/sessions/{sids[chat]}/messages"
+            async with cluster.http.post(url, json=body) as resp:
+                if resp.status != 201:
+                    raise RuntimeError(f"POST answered {resp.status}: {await resp.text()}")
+
+        burst = await closed_loop(args.messages, args.clients, lambda i: post(i, f"b{tag}"))
+        pool = await asyncpg.create_pool(cluster.pg_url, min_size=1, max_size=2)
+        try:
+            await latency(pool, f"b{tag}", args.messages, timeout_s=300)
+            steady = await _steady(args, lambda i: post(i, f"s{tag}"))
+            sent = await latency(pool, f"s{tag}", steady)
+        finally:
+            await pool.close()
+        return {"accepted_per_s": burst["per_s"], **sent}
+    finally:
+        await cluster.stop()
+
+
+async def _steady(args: argparse.Namespace, post: Any) -> int:
+    count = int(args.rate * args.seconds)
+    started = time.perf_counter()
+    tasks = []
+    for i in range(count):
+        delay = started + i / args.rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(post(i)))
+    await asyncio.gather(*tasks)
+    return count
+
+
+async def takeover(stack: Stack, count: int, ttl: float, fault: signal.Signals) -> float:
+    """`count` sessions on n1, n2 started, `fault` to n1: seconds until all run on n2."""
+    cluster = await stack.cluster(size=1, capacity=count + 10, lease_ttl_s=ttl)
+    try:
+        sids = await pair_many(cluster, count)
+        await placed(cluster, count)
+        await cluster.add_node("n2")
+        cluster.nodes["n1"].signal(fault)
+        started = time.monotonic()
+
+        async def on_n2() -> bool:
+            owners = await cluster.owners()
+            return all(owners.get(sid) == "n2" for sid in sids) and (
+                await all_connected(cluster, sids)
+            )
+
+        await eventually(on_n2, ttl + 120, 0.05)
+        return round(time.monotonic() - started, 2)
+    finally:
+        await cluster.stop()
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 2)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    stack = Stack().start()
+    runs: dict[str, list[Any]] = {}
+    try:
+        for _ in range(args.runs):
+            if "routing" in args.only:
+                for size in (1, 3):
+                    runs.setdefault(f"routing_{size}", []).append(await routing(stack, size, args))
+            if "recovery" in args.only:
+                for count in args.recover:
+                    took = await takeover(stack, count, args.ttl, signal.SIGKILL)
+                    runs.setdefault(f"recovery_{count}", []).append(took)
+            if "drain" in args.only:
+                took = await takeover(stack, args.drain, args.ttl, signal.SIGTERM)
+                runs.setdefault(f"drain_{args.drain}", []).append(took)
+            print(json.dumps(runs), file=sys.stderr)
+    finally:
+        stack.stop()
+    return summarize(runs, args)
+
+
+def summarize(runs: dict[str, list[Any]], args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {"runs": runs, "ttl_s": args.ttl}
+    for name, values in runs.items():
+        if name.startswith("routing"):
+            result[name] = {k: median([v[k] for v in values]) for k in values[0]}
+        else:
+            result[name + "_s"] = median(values)
+    one, three = result.get("routing_1"), result.get("routing_3")
+    if one and three:
+        result["three_vs_one"] = {k: round(three[k] / one[k], 2) for k in one}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", nargs="+", default=["routing", "recovery", "drain"])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--recover", type=int, nargs="+", default=[10, 100, 300])
+    parser.add_argument("--ttl", type=float, default=30.0)
+    parser.add_argument("--drain", type=int, default=100)
+    print(json.dumps(asyncio.run(main_async(parser.parse_args())), indent=2))
+
+
+if __name__ == "__main__":
+    main()
