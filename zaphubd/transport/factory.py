@@ -26,8 +26,12 @@ def build_transport(
         )
         return simnet
     from zaphubd.transport.neonize import NeonizeTransport
+    from zaphubd.transport.neonize_store import SharedStore
 
     neonize: Transport = NeonizeTransport(
-        settings.auth_data_dir, settings.max_concurrent_sessions, registry=registry
+        settings.auth_data_dir,
+        settings.max_concurrent_sessions,
+        registry=registry,
+        shared=SharedStore(db, settings.database_url) if shared else None,
     )
     return neonize

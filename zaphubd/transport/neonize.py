@@ -1,7 +1,9 @@
 """The neonize transport: zaphubd sessions on WhatsApp through neonize 0.5.2 (whatsmeow).
 
-One `NewAClient` per session, keyed in neonize by the session id, each with its own sqlite
-store at `session_auth_dir(auth_base, session_id) / "store.db"` (0700 directories). What the
+One `NewAClient` per connect attempt, keyed in neonize by the session id. Its whatsmeow store
+is the shared Postgres one (`neonize_store`, ZAPHUB_CREDENTIALS_STORE=postgres) or a sqlite
+file at `session_auth_dir(auth_base, session_id) / "store.db"` (0700 directories: `local`,
+and any session paired into such a file before, which keeps using it). What the
 clients share lives here: the gate every call into neonize takes, the executor that runs the
 Go calls, and the counters. NEONIZE.md lists the hazards this design answers; the modules
 `neonize_gate`, `neonize_executor`, `neonize_attempt`, `neonize_client` and
@@ -37,6 +39,7 @@ from zaphubd.transport.base import (
 )
 from zaphubd.transport.neonize_executor import NeonizeExecutor
 from zaphubd.transport.neonize_gate import Gate, GateObserver
+from zaphubd.transport.neonize_store import SharedStore, StoreChoice
 
 if TYPE_CHECKING:
     from zaphubd.transport.neonize_client import NeonizeClient
@@ -94,6 +97,7 @@ class NeonizeTransport:
         qr_grace_s: float = 10.0,
         stop_settle_s: float = 5.0,
         gate_observer: GateObserver | None = None,
+        shared: SharedStore | None = None,
     ) -> None:
         if any(char in str(auth_dir.resolve()) for char in "?#"):
             # neonize opens the store as a `file:<path>?...` URI.
@@ -109,6 +113,8 @@ class NeonizeTransport:
         self._lost: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loaded = False
+        self._shared = shared
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Check neonize's install and install the executor before any connect.
@@ -121,6 +127,10 @@ class NeonizeTransport:
         self._loop = loop
         self.executor = NeonizeExecutor.for_sessions(self.max_sessions)
         loop.set_default_executor(self.executor)
+        if self._shared is not None:
+            self._sweeper = loop.create_task(
+                self._shared.run_sweeps(self._live_store_names), name="neonize-store-sweeps"
+            )
         log.info(
             "neonize transport ready: %d sessions, executor of %d threads",
             self.max_sessions,
@@ -129,6 +139,8 @@ class NeonizeTransport:
 
     async def close(self) -> None:
         """Close every client's connection (credentials stay)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         clients = list(self._clients)
         results = await asyncio.gather(
             *(client.disconnect() for client in clients), return_exceptions=True
@@ -175,8 +187,28 @@ class NeonizeTransport:
         store.parent.mkdir(mode=0o700, exist_ok=True)
         return store
 
+    async def choose_store(self, session_id: uuid.UUID, attempt: int) -> StoreChoice:
+        """The shared store, unless the session was paired into a local file before."""
+        if self._shared is None or await self._has_local_device(session_id):
+            path = await asyncio.to_thread(self.prepare_store, session_id)
+            return StoreChoice(str(path))
+        return await self._shared.choose(session_id, attempt)
+
+    async def remember_device(self, session_id: uuid.UUID, jid: str) -> None:
+        """The session's device in the shared store, for its next connect on any node."""
+        if self._shared is not None:
+            await self._shared.remember(session_id, jid)
+
+    def _live_store_names(self) -> list[str]:
+        return [name for client in list(self._clients) if (name := client.store_app_name)]
+
     async def has_credentials(self, session_id: uuid.UUID) -> bool:
         """Whether the session's store holds a paired device."""
+        if await self._has_local_device(session_id):
+            return True
+        return self._shared is not None and await self._shared.device(session_id) is not None
+
+    async def _has_local_device(self, session_id: uuid.UUID) -> bool:
         return await asyncio.to_thread(self._store_has_device, session_id)
 
     def _store_has_device(self, session_id: uuid.UUID) -> bool:
@@ -192,7 +224,9 @@ class NeonizeTransport:
         return row is not None
 
     async def remove_credentials(self, session_id: uuid.UUID) -> None:
-        """Delete the session's directory; its client must be stopped already."""
+        """Delete the session's device and directory; its client must be stopped already."""
+        if self._shared is not None:
+            await self._shared.remove(session_id)
         await asyncio.to_thread(remove_auth_dir, self.auth_dir, session_id)
 
     # -- lost threads -------------------------------------------------------------------

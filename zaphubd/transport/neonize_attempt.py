@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from zaphubd.transport.neonize_gate import Gate
+from zaphubd.transport.neonize_store import StoreChoice
 
 log = logging.getLogger("zaphubd.transport.neonize")
 
@@ -37,9 +38,10 @@ class ConnectError(Exception):
 class Attempt:
     """A `NewAClient` and what we know of its connection."""
 
-    def __init__(self, number: int, neonize_client: Any) -> None:
+    def __init__(self, number: int, neonize_client: Any, store: StoreChoice) -> None:
         self.number = number
         self.client = neonize_client
+        self.store = store
         self.state: AttemptState = "starting"
         self.ended = False  # no event of this attempt is reported once set
         self.opened = False  # connect() returned: a task ending now is a disconnect

@@ -16,7 +16,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from neonize.aioze.client import NewAClient
@@ -48,6 +47,7 @@ from zaphubd.transport.neonize_outbound import (
     image_facts,
     parse_jid,
 )
+from zaphubd.transport.neonize_store import StoreChoice
 from zaphubd.transport.outbound import Media, OutboundMessage, Poll, PresenceType
 
 if TYPE_CHECKING:
@@ -95,6 +95,12 @@ class NeonizeClient:
         return self._session_id
 
     @property
+    def store_app_name(self) -> str | None:
+        """The shared store connections of the current attempt, if it has not ended."""
+        attempt = self._attempt
+        return attempt.store.app_name if attempt is not None and not attempt.ended else None
+
+    @property
     def is_connected(self) -> bool:
         attempt = self._attempt
         return attempt is not None and not attempt.ended and attempt.state == "connected"
@@ -116,8 +122,7 @@ class NeonizeClient:
             await self._open_new()
 
     async def _open_new(self) -> None:
-        # mkdir touches the disk: not on the loop, where 50 sessions starting at once add up.
-        store = await asyncio.to_thread(self._transport.prepare_store, self._session_id)
+        store = await self._transport.choose_store(self._session_id, self._attempts + 1)
         attempt = self.begin_attempt(store)
         opening = asyncio.create_task(
             attempt.open(self._transport.gate, self._events.on_task_end),
@@ -137,16 +142,21 @@ class NeonizeClient:
         if not opening.cancelled():
             opening.exception()  # retrieved even when connect() was cancelled meanwhile
 
-    def begin_attempt(self, store: Path | None = None) -> Attempt:
+    def begin_attempt(self, store: StoreChoice | None = None) -> Attempt:
         """A fresh neonize client with every handler registered (connect() starts it).
 
         Tests call this directly to feed events through the new client without a network.
         """
         self._attempts += 1
-        store = store or self._transport.prepare_store(self._session_id)
-        neonize_client = NewAClient(str(store), props=DEVICE_PROPS, uuid=str(self._session_id))
+        store = store or StoreChoice(str(self._transport.prepare_store(self._session_id)))
+        neonize_client = NewAClient(
+            store.name, props=DEVICE_PROPS, uuid=str(self._session_id), new_device=store.new_device
+        )
+        # Set after, not passed: given a jid, neonize keys the client by the phone number,
+        # which two sessions of one account share; ours stays keyed by the session id.
+        neonize_client.jid = _jid(store.jid) if store.jid else None
         _detach_finalizer(neonize_client)
-        attempt = Attempt(self._attempts, neonize_client)
+        attempt = Attempt(self._attempts, neonize_client, store)
         self._events.wire(attempt)
         self._attempt = attempt
         return attempt

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from neonize.aioze import events as nev
+from neonize.utils.jid import Jid2String
 
 from zaphubd.jid import phone_of
 from zaphubd.transport import neonize_inbound as inbound
@@ -187,6 +188,7 @@ class Dispatcher:
         attempt.state = "connected"
         attempt.disarm()
         me = await self._me(attempt)
+        await self._remember(attempt, me.JID)
         jid = inbound.jid_text(me.JID)
         log.info("neonize session %s: connected as %s", self._session_id, jid)
         await self._emit(Connected(jid=jid, phone=phone_of(jid), push_name=me.PushName or None))
@@ -203,6 +205,17 @@ class Dispatcher:
             log.warning("neonize session %s: pairing failed: %s", self._session_id, ev.Error)
         else:
             log.info("neonize session %s: paired as %s", self._session_id, ev.ID.User)
+            await self._remember(attempt, ev.ID)
+
+    async def _remember(self, attempt: Attempt, device: Any) -> None:
+        """Record the device at once: a node dying between pairing and connecting must not
+        leave the next node to pair the session again."""
+        if not (attempt.store.shared and device.User):
+            return
+        try:
+            await self._transport.remember_device(self._session_id, Jid2String(device))
+        except Exception as err:  # the next connect records it again
+            log.warning("neonize session %s: device not recorded: %s", self._session_id, err)
 
     async def _on_logged_out(self, attempt: Attempt, ev: Any) -> None:
         reason = _LOGOUT_REASONS.get(ev.Reason, "logged out")
