@@ -10,12 +10,14 @@ Cluster, simnet, and `zaphubd serve` processes (tests/cluster/harness.py, the sa
 cluster tests run, with a fresh database per scenario). Three scenarios:
 
 routing   `--sessions` sessions on one node, then the same spread over three nodes (even
-          placement). A burst of `--messages` POST /messages by `--clients` concurrent
-          clients, each to a random node (accepted/s), then a steady `--rate`/s for
-          `--seconds` (open loop) whose accept->sent p50/p99 is read from the rows
-          (sent_at - created_at: one clock). With three nodes two sends in three are accepted
-          by a node that does not own the session, so they cross the queue to the owner.
-          The nodes share two cores: the point is the routing overhead, not more CPUs.
+          placement). After a warm-up burst of 1,000 sends (every pool grown), a burst of
+          `--messages` POST /messages by `--clients` concurrent clients, each to a random
+          node (accepted/s), then a steady `--rate`/s for `--seconds` (open loop) whose
+          accept->sent p50/p99 is read from the rows (sent_at - created_at: one clock).
+          With three nodes two sends in three are accepted by a node that does not own the
+          session, so they cross the queue to the owner. The same three nodes with every
+          send posted to the session's owner separate the cost of routing from that of
+          three processes sharing two cores.
 recovery  for each count in `--recover`: that many sessions paired on one node, a second
           node started, the first SIGKILLed; seconds until every session is connected on the
           second (simnet's devices) and the cluster says so, at lease TTL `--ttl`.
@@ -86,25 +88,33 @@ class Stack:
         self.pg.stop()
 
 
-async def routing(stack: Stack, size: int, args: argparse.Namespace) -> dict[str, float]:
+async def routing(stack: Stack, size: int, aim: str, args: argparse.Namespace) -> dict[str, float]:
+    """`aim`: each send to a random node ("random") or to the session's owner ("owner")."""
     cluster = await stack.cluster(size=size, capacity=args.sessions)
     try:
         sids = await pair_many(cluster, args.sessions)
-        await placed(cluster, args.sessions)
+        owners = await placed(cluster, args.sessions)
         urls = [node.url for node in cluster.nodes.values()]
         tag = uuid.uuid4().hex[:8]
+
+        def node_for(sid: str) -> str:
+            return cluster.nodes[owners[sid]].url if aim == "owner" else random.choice(urls)
 
         async def post(i: int, prefix: str) -> None:
             chat = i % len(sids)
             body = {"messageId": f"{prefix}-{i}", "to": recipient(chat), "text": f"{i}"}
-            url = f"{random.choice(urls)}/api/v1/sessions/{sids[chat]}/messages"
+            url = f"{node_for(sids[chat])}/api/v1/sessions/{sids[chat]}/messages"
             async with cluster.http.post(url, json=body) as resp:
                 if resp.status != 201:
                     raise RuntimeError(f"POST answered {resp.status}: {await resp.text()}")
 
-        burst = await closed_loop(args.messages, args.clients, lambda i: post(i, f"b{tag}"))
         pool = await asyncpg.create_pool(cluster.pg_url, min_size=1, max_size=2)
         try:
+            # Warm: every node's Postgres pool grown and its statements prepared, as in a
+            # daemon that has been serving for a while (cold pools cost three times here).
+            await closed_loop(WARMUP, args.clients, lambda i: post(i, f"w{tag}"))
+            await latency(pool, f"w{tag}", WARMUP, timeout_s=300)
+            burst = await closed_loop(args.messages, args.clients, lambda i: post(i, f"b{tag}"))
             await latency(pool, f"b{tag}", args.messages, timeout_s=300)
             steady = await _steady(args, lambda i: post(i, f"s{tag}"))
             sent = await latency(pool, f"s{tag}", steady)
@@ -150,6 +160,12 @@ async def takeover(stack: Stack, count: int, ttl: float, fault: signal.Signals) 
         await cluster.stop()
 
 
+WARMUP = 1000
+#: One node; three nodes with every send to the session's owner (three processes on two
+#: cores, no routing); three with every send to a random node (two in three routed).
+ROUTINGS = (("routing_1", 1, "owner"), ("routing_3_owner", 3, "owner"), ("routing_3", 3, "random"))
+
+
 def median(values: list[float]) -> float:
     return round(statistics.median(values), 2)
 
@@ -160,8 +176,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     try:
         for _ in range(args.runs):
             if "routing" in args.only:
-                for size in (1, 3):
-                    runs.setdefault(f"routing_{size}", []).append(await routing(stack, size, args))
+                for name, size, aim in ROUTINGS:
+                    runs.setdefault(name, []).append(await routing(stack, size, aim, args))
             if "recovery" in args.only:
                 for count in args.recover:
                     took = await takeover(stack, count, args.ttl, signal.SIGKILL)
@@ -182,9 +198,10 @@ def summarize(runs: dict[str, list[Any]], args: argparse.Namespace) -> dict[str,
             result[name] = {k: median([v[k] for v in values]) for k in values[0]}
         else:
             result[name + "_s"] = median(values)
-    one, three = result.get("routing_1"), result.get("routing_3")
-    if one and three:
-        result["three_vs_one"] = {k: round(three[k] / one[k], 2) for k in one}
+    one = result.get("routing_1")
+    for name in ("routing_3_owner", "routing_3"):
+        if one and name in result:
+            result[f"{name}_vs_1"] = {k: round(result[name][k] / one[k], 2) for k in one}
     return result
 
 
