@@ -76,20 +76,16 @@ async def _store_connections(db: Database) -> int:
     return count
 
 
-async def _fake_device(db: Database, jid: str) -> None:
+def _device_row(columns: list[tuple[str, str]], jid: str) -> dict[str, Any]:
     """A device row as whatsmeow's pairing would leave it (keys of the right lengths)."""
-    columns = await db.fetch(
-        """SELECT column_name, data_type FROM information_schema.columns
-           WHERE table_schema = 'whatsmeow' AND table_name = 'whatsmeow_device'"""
-    )
     values: dict[str, Any] = {}
-    for column in columns:
-        name, kind = column["column_name"], column["data_type"]
+    for name, kind in columns:
+        kind = kind.lower()
         if name == "jid":
             values[name] = jid
-        elif kind == "bytea":
+        elif kind in ("bytea", "blob"):
             values[name] = bytes(64 if name.endswith("_sig") else 32)
-        elif kind in ("integer", "bigint", "smallint"):
+        elif "int" in kind:
             values[name] = 1
         elif kind == "uuid":
             values[name] = uuid.uuid4()
@@ -97,12 +93,46 @@ async def _fake_device(db: Database, jid: str) -> None:
             values[name] = False
         else:
             values[name] = ""
+    return values
+
+
+async def _fake_device(db: Database, jid: str) -> None:
+    columns = await db.fetch(
+        """SELECT column_name, data_type FROM information_schema.columns
+           WHERE table_schema = 'whatsmeow' AND table_name = 'whatsmeow_device'"""
+    )
+    values = _device_row([(c["column_name"], c["data_type"]) for c in columns], jid)
     names = ", ".join(values)
     marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
     await db.execute(
         f"INSERT INTO whatsmeow.whatsmeow_device ({names}) VALUES ({marks})",
         *values.values(),
     )
+
+
+def _local_store_with_a_device(path: Path, jid: str) -> None:
+    """A sqlite store migrated by the real whatsmeow, then given a device, an identity key,
+    pinned chat settings and a LID mapping (booleans and shared tables to carry over)."""
+    from neonize._binder import func_callback_bytes2, gocode
+    from neonize.utils.log import log_whatsmeow
+
+    assert gocode.GetAllDevices(str(path).encode(), func_callback_bytes2(log_whatsmeow)) == b""
+    with sqlite3.connect(path) as local:
+        columns = [(r[1], r[2]) for r in local.execute("PRAGMA table_info(whatsmeow_device)")]
+        values = _device_row(columns, jid)
+        values = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in values.items()}
+        marks = ", ".join("?" for _ in values)
+        local.execute(
+            f"INSERT INTO whatsmeow_device ({', '.join(values)}) VALUES ({marks})",
+            tuple(values.values()),
+        )
+        local.execute("INSERT INTO whatsmeow_identity_keys VALUES (?, 'peer', ?)", (jid, bytes(32)))
+        local.execute(
+            "INSERT INTO whatsmeow_chat_settings (our_jid, chat_jid, muted_until, pinned, "
+            "archived) VALUES (?, 'ana@s.whatsapp.net', 0, 1, 0)",
+            (jid,),
+        )
+        local.execute("INSERT INTO whatsmeow_lid_map VALUES ('123@lid', '5511900000002')")
 
 
 async def test_whatsmeow_migrates_into_its_own_schema(
@@ -178,13 +208,37 @@ async def test_a_recorded_device_is_resumed_then_removed_with_its_rows(
     assert await db.fetchval("SELECT count(*) FROM session_credentials") == 0
 
 
-async def test_a_session_paired_into_a_local_file_keeps_it(
+async def test_a_local_store_is_moved_into_the_shared_schema(
     shared: tuple[NeonizeTransport, SharedStore, Database],
 ) -> None:
     transport, _, db = shared
     sid = await _session_row(db)
     path = transport.prepare_store(sid)
-    with sqlite3.connect(path) as local:
+    await asyncio.to_thread(_local_store_with_a_device, path, DEVICE)
+    client = transport.client(sid, _ignore)
+    with pytest.raises(ConnectFailed, match="dial"):  # from the moved device, not a new one
+        await client.connect()
+    assert client._attempt is not None
+    assert client._attempt.store.shared and client._attempt.store.jid == DEVICE
+    assert not path.parent.exists()  # the file is gone once copied
+    pinned = await db.fetchval(
+        "SELECT pinned FROM whatsmeow.whatsmeow_chat_settings WHERE our_jid = $1", DEVICE
+    )
+    assert pinned is True
+    assert await db.fetchval(
+        "SELECT identity FROM whatsmeow.whatsmeow_identity_keys WHERE our_jid = $1", DEVICE
+    ) == bytes(32)
+    assert await db.fetchval("SELECT pn FROM whatsmeow.whatsmeow_lid_map") == "5511900000002"
+    assert await transport.has_credentials(sid)
+
+
+async def test_a_local_store_that_cannot_be_moved_is_kept_and_used(
+    shared: tuple[NeonizeTransport, SharedStore, Database],
+) -> None:
+    transport, _, db = shared
+    sid = await _session_row(db)
+    path = transport.prepare_store(sid)
+    with sqlite3.connect(path) as local:  # no whatsmeow_version: written by no known version
         local.execute("CREATE TABLE whatsmeow_device (jid TEXT PRIMARY KEY)")
         local.execute("INSERT INTO whatsmeow_device VALUES (?)", (DEVICE,))
     choice = await transport.choose_store(sid, 1)

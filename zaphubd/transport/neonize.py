@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from zaphubd.transport import neonize_adopt
 from zaphubd.transport.base import (
     EventCallback,
     TransportError,
@@ -188,11 +189,44 @@ class NeonizeTransport:
         return store
 
     async def choose_store(self, session_id: uuid.UUID, attempt: int) -> StoreChoice:
-        """The shared store, unless the session was paired into a local file before."""
-        if self._shared is None or await self._has_local_device(session_id):
+        """The shared store; a session's local file is moved there first, and used as it
+        is when it cannot be (`neonize_adopt`)."""
+        if self._shared is None or not await self._adopted(session_id):
             path = await asyncio.to_thread(self.prepare_store, session_id)
             return StoreChoice(str(path))
         return await self._shared.choose(session_id, attempt)
+
+    async def _adopted(self, session_id: uuid.UUID) -> bool:
+        """False only when the session has a local store that stays local."""
+        assert self._shared is not None
+        if not await self._has_local_device(session_id):
+            return True
+        store = await asyncio.to_thread(neonize_adopt.inspect, self.store_path(session_id))
+        if store is None:
+            return False
+        await self._open_shared_schema()
+        if not await self._shared.adopt(session_id, store):
+            return False
+        await asyncio.to_thread(remove_auth_dir, self.auth_dir, session_id)
+        log.info("neonize session %s: whatsmeow store moved into Postgres", session_id)
+        return True
+
+    async def _open_shared_schema(self) -> None:
+        """Have whatsmeow create or migrate its tables in the shared schema, once, without
+        connecting anywhere (neonize's GetAllDevices opens the store and lists it)."""
+        assert self._shared is not None
+        if self._shared.migrated:
+            return
+        from neonize._binder import func_callback_bytes2, gocode
+        from neonize.utils.log import log_whatsmeow
+
+        dsn = await self._shared.dsn_for("zwm-migrate")
+        callback = func_callback_bytes2(log_whatsmeow)  # referenced until the call returns
+        async with self.gate.shared("GetAllDevices"):
+            answer = await asyncio.to_thread(gocode.GetAllDevices, dsn.encode(), callback)
+        if answer.startswith(b"error:"):
+            raise TransportError(f"the shared whatsmeow store: {answer[6:].decode().strip()}")
+        self._shared.migrated = True
 
     async def remember_device(self, session_id: uuid.UUID, jid: str) -> None:
         """The session's device in the shared store, for its next connect on any node."""

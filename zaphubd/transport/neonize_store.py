@@ -28,6 +28,7 @@ import asyncpg
 
 from zaphubd.db.credentials import PostgresCredentials
 from zaphubd.db.database import Database
+from zaphubd.transport import neonize_adopt
 
 log = logging.getLogger("zaphubd.transport.neonize")
 
@@ -64,6 +65,17 @@ class SharedStore:
         self._creds = PostgresCredentials(db)
         self._token = secrets.token_hex(4)  # this process: another node sweeps only its own
         self._ssl: bool | None = None
+        self.migrated = False  # whatsmeow's tables are known to be up to date
+
+    async def dsn_for(self, app_name: str) -> str:
+        return await self._dsn(f"zwm:{self._token}:{app_name}")
+
+    async def adopt(self, session_id: uuid.UUID, store: neonize_adopt.LocalStore) -> bool:
+        """Copy a session's local store into the shared schema and record its device."""
+        if not await neonize_adopt.copy_store(self._db, store):
+            return False
+        await self.remember(session_id, store.device)
+        return True
 
     async def choose(self, session_id: uuid.UUID, attempt: int) -> StoreChoice:
         app_name = f"zwm:{self._token}:{session_id.hex}:{attempt}"
