@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SERVICES := $(BIN)/python scripts/localservices.py
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-cluster test-all demo simnet migrate check lint format typecheck bench services-stop clean
+.PHONY: install run test test-cluster test-all demo cluster-demo simnet migrate check lint format typecheck bench services-stop clean
 
 $(STAMP): pyproject.toml scripts/system-deps
 	./scripts/system-deps
@@ -40,6 +40,10 @@ test-all: $(STAMP)
 ## demo: simnet + the daemon on the simulated network, a session paired and a message sent
 demo: $(STAMP)
 	$(SERVICES) exec -- $(BIN)/python scripts/demo.py
+
+## cluster-demo: 3 nodes on a Redis Cluster share 30 sessions; one is SIGKILLed, the others take over
+cluster-demo: $(STAMP)
+	$(SERVICES) exec -- $(BIN)/python scripts/cluster_demo.py
 
 ## migrate: apply pending database migrations and exit
 migrate: $(STAMP)
