@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.chaos.report import outcome, report
 from tests.cluster.harness import LEASE_TTL_S, Cluster, eventually
 from tests.cluster.traffic import (
     Traffic,
@@ -73,17 +75,21 @@ async def _scenario(cluster: Cluster, fault: str, sessions: int, per_chat: int) 
         traffic.enough.clear()  # continuous: until every node has been restarted
     burst = asyncio.create_task(traffic.run())
     await traffic.reached(sessions * per_chat // (10 if fault == "rolling" else 4))
-    started = time.monotonic()
     if fault == "rolling":
-        await _rolling_restart(cluster, sids)
+        recover_s = max(await _rolling_restart(cluster, sids))
         traffic.enough.set()
     else:
+        started = time.monotonic()
         cluster.nodes[VICTIM].signal(signal.SIGKILL if fault == "sigkill" else signal.SIGTERM)
         await _taken_over(cluster, moved, VICTIM, LEASE_TTL_S + 15 if fault == "sigkill" else 5)
-    recover_s = time.monotonic() - started
+        recover_s = time.monotonic() - started
     await burst
     boxes = await traffic.delivered()
-    traffic.check(boxes)
+    acked = [m for chat in traffic.acked.values() for m in chat]
+    figures = outcome(acked, Counter(m for box in boxes.values() for m in box))
+    report(f"cluster {fault}", **figures, recover_s=round(recover_s, 1))
+    assert figures["lost"] == figures["duplicated"] == 0, figures
+    traffic.check(boxes)  # and in order
     if fault == "sigterm":
         assert await asyncio.to_thread(cluster.nodes[VICTIM].wait, 30) == 0
     await qr_count_unchanged(cluster, moved, reconnected=True)
@@ -100,15 +106,20 @@ async def _taken_over(cluster: Cluster, moved: list[str], gone: str, within_s: f
     await eventually(probe, within_s, 0.05)
 
 
-async def _rolling_restart(cluster: Cluster, sids: list[str]) -> None:
+async def _rolling_restart(cluster: Cluster, sids: list[str]) -> list[float]:
     """Each node in turn: SIGTERM (a drain), exit 0, start again, healthy, and every
-    session connected before the next one goes (what a deploy script does)."""
+    session connected before the next one goes (what a deploy script does). Returns how
+    long each node's sessions took to run elsewhere."""
+    handovers = []
     for node_id, node in cluster.nodes.items():
         owners = await cluster.owners()
         leaving = [sid for sid, owner in owners.items() if owner == node_id]
+        started = time.monotonic()
         node.signal(signal.SIGTERM)
-        assert await asyncio.to_thread(node.wait, 30) == 0
         await _taken_over(cluster, leaving, node_id, 5)
+        handovers.append(time.monotonic() - started)
+        assert await asyncio.to_thread(node.wait, 30) == 0
         node.start()
         await asyncio.to_thread(node.wait_healthy, 60)
         await eventually(lambda: all_connected(cluster, sids), 30)
+    return handovers
