@@ -17,7 +17,8 @@ routing   `--sessions` sessions on one node, then the same spread over three nod
           With three nodes two sends in three are accepted by a node that does not own the
           session, so they cross the queue to the owner. The same three nodes with every
           send posted to the session's owner separate the cost of routing from that of
-          three processes sharing two cores.
+          three processes sharing two cores. The CPU the nodes and Postgres (with its
+          backends) spent per send of the burst comes from /proc.
 recovery  for each count in `--recover`: that many sessions paired on one node, a second
           node started, the first SIGKILLed; seconds until every session is connected on the
           second (simnet's devices) and the cluster says so, at lease TTL `--ttl`.
@@ -82,10 +83,41 @@ class Stack:
         run_dir.mkdir()
         return await Cluster(url, self.redis.url, run_dir, **options).start()
 
+    def cpu(self, cluster: Cluster) -> dict[str, float]:
+        """CPU seconds used so far by the nodes, and by this Postgres and its backends."""
+        nodes = [n.proc.pid for n in cluster.nodes.values() if n.proc and n.proc.poll() is None]
+        postmaster = int((self.pg.datadir / "postmaster.pid").read_text().split()[0])
+        backends = [pid for pid in _pids() if _ppid(pid) == postmaster]
+        return {
+            "daemons": sum(map(_cpu_s, nodes)),
+            "postgres": sum(map(_cpu_s, [postmaster, *backends])),
+        }
+
     def stop(self) -> None:
         if self.redis:
             self.redis.stop()
         self.pg.stop()
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return []
+
+
+def _ppid(pid: int) -> int:
+    stat = _stat(pid)
+    return int(stat[1]) if stat else -1
+
+
+def _cpu_s(pid: int) -> float:
+    stat = _stat(pid)  # utime and stime, in clock ticks
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK") if stat else 0.0
 
 
 async def routing(stack: Stack, size: int, aim: str, args: argparse.Namespace) -> dict[str, float]:
@@ -114,13 +146,20 @@ async def routing(stack: Stack, size: int, aim: str, args: argparse.Namespace) -
             # daemon that has been serving for a while (cold pools cost three times here).
             await closed_loop(WARMUP, args.clients, lambda i: post(i, f"w{tag}"))
             await latency(pool, f"w{tag}", WARMUP, timeout_s=300)
+            before = stack.cpu(cluster)
             burst = await closed_loop(args.messages, args.clients, lambda i: post(i, f"b{tag}"))
             await latency(pool, f"b{tag}", args.messages, timeout_s=300)
+            cpu = {k: (v - before[k]) * 1000 / args.messages for k, v in stack.cpu(cluster).items()}
             steady = await _steady(args, lambda i: post(i, f"s{tag}"))
             sent = await latency(pool, f"s{tag}", steady)
         finally:
             await pool.close()
-        return {"accepted_per_s": burst["per_s"], **sent}
+        return {
+            "accepted_per_s": burst["per_s"],
+            **sent,
+            "daemons_cpu_ms_per_send": round(cpu["daemons"], 2),
+            "postgres_cpu_ms_per_send": round(cpu["postgres"], 2),
+        }
     finally:
         await cluster.stop()
 
