@@ -57,6 +57,11 @@ class Unauthorized(ApiError):
     headers = {"WWW-Authenticate": "Bearer"}
 
 
+class Forbidden(ApiError):
+    status = 403
+    type_name = "ForbiddenError"
+
+
 class NotFound(ApiError):
     status = 404
     type_name = "NotFoundError"

@@ -97,3 +97,21 @@ def test_no_link_leaves_the_repository() -> None:
             resolved = (page.parent / path).resolve()
             assert resolved.is_relative_to(ROOT), where
             assert resolved.exists(), where
+
+
+KEY_LINE = re.compile(r"^### `([A-Z]+) (/\S*)`\s*\n\n\*\*Key:\*\* (`?\w+`?)\.", re.MULTILINE)
+
+
+async def test_every_route_section_names_the_key_the_route_needs(api: Api) -> None:
+    from zaphubd.http.auth import route_scope
+
+    client = await api()
+    needs = {
+        (r.method, r.resource.canonical): route_scope(r.handler)
+        for r in client.app.router.routes()
+        if r.resource is not None and r.method not in ("HEAD", "*")
+    }
+    stated = {(m, p): key.strip("`") for m, p, key in KEY_LINE.findall(_text("api.md"))}
+    public = {("GET", "/api/v1/health"), ("GET", "/api/docs"), ("GET", "/api/docs/openapi.json")}
+    expected = {route: scope for route, scope in needs.items() if route in set(documented_routes())}
+    assert stated == {r: "none" if r in public else s for r, s in expected.items()}

@@ -132,14 +132,24 @@ class SessionRepo:
         return SessionRow.from_record(record) if record else None
 
     async def list_page(
-        self, status: str | None, limit: int, offset: int, sort_by: str, sort_order: str
+        self,
+        status: str | None,
+        limit: int,
+        offset: int,
+        sort_by: str,
+        sort_order: str,
+        only: uuid.UUID | None = None,
     ) -> tuple[list[SessionRow], int]:
+        """A page of the sessions (`only`: of that one, for a session key)."""
         if sort_by not in SORTABLE or sort_order not in ("asc", "desc"):
             raise ValueError("unsupported sort")
         # A session whose deletion was accepted is gone for the API, as in SessionCommands.
-        where, args = (
-            ("WHERE NOT stopped AND status=$1", [status]) if status else ("WHERE NOT stopped", [])
-        )
+        conditions, args = ["NOT stopped"], list[Any]()
+        for column, value in (("status", status), ("id", only)):
+            if value is not None:
+                args.append(value)
+                conditions.append(f"{column}=${len(args)}")
+        where = "WHERE " + " AND ".join(conditions)
         order = f"{sort_by} {sort_order.upper()} NULLS LAST, id"
         n = len(args)
         records = await self._db.fetch(

@@ -7,8 +7,19 @@ import time
 from aiohttp import web
 from aiohttp_apigami import validation_middleware
 
-from zaphubd.http import appkeys, docs, health, messages, nodes, prometheus, sessions, webhooks
-from zaphubd.http.middlewares import error_middleware, make_access_middleware, make_auth_middleware
+from zaphubd.http import (
+    appkeys,
+    docs,
+    health,
+    keys,
+    messages,
+    nodes,
+    prometheus,
+    sessions,
+    webhooks,
+)
+from zaphubd.http.auth import make_auth_middleware
+from zaphubd.http.middlewares import error_middleware, make_access_middleware
 from zaphubd.metrics import Metrics
 from zaphubd.settings import Settings
 
@@ -34,5 +45,6 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     messages.setup(app)
     webhooks.setup(app)
     nodes.setup(app)
+    keys.setup(app)
     docs.setup(app)
     return app

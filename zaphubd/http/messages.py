@@ -121,6 +121,7 @@ async def accept_send(
     TAG,
     (201, MessageEnvelope),
     errors=(400, 404, 409),
+    scope="send",
 )
 @documents_body(SendMessageSchema)
 @match_info_schema(SessionPathSchema)
@@ -136,7 +137,7 @@ async def send_message(request: web.Request) -> web.Response:
     return await accept_send(request, session_id, body)
 
 
-@documented("List messages", TAG, (200, MessageListEnvelope), errors=(400, 404))
+@documented("List messages", TAG, (200, MessageListEnvelope), errors=(400, 404), scope="read")
 @querystring_schema(ListMessagesQuery)
 @match_info_schema(SessionPathSchema)
 async def list_messages(request: web.Request) -> web.Response:
@@ -161,14 +162,18 @@ async def _message(request: web.Request) -> MessageRow:
 
 
 @documented(
-    "Get a message by its UUID or its messageId", TAG, (200, MessageEnvelope), errors=(400, 404)
+    "Get a message by its UUID or its messageId",
+    TAG,
+    (200, MessageEnvelope),
+    errors=(400, 404),
+    scope="read",
 )
 @match_info_schema(MessagePathSchema)
 async def get_message(request: web.Request) -> web.Response:
     return ok(message_view(await _message(request)))
 
 
-@documented("Download an inbound message's media", TAG, None, errors=(400, 404, 409))
+@documented("Download an inbound message's media", TAG, None, errors=(400, 404, 409), scope="read")
 @match_info_schema(MessagePathSchema)
 async def get_media(request: web.Request) -> web.Response:
     row = await _message(request)
@@ -190,6 +195,7 @@ def _safe_name(name: str) -> str:
     TAG,
     (200, AckEnvelope),
     errors=(400, 404, 409),
+    scope="send",
 )
 @documents_body(PresenceSchema)
 @match_info_schema(SessionPathSchema)
@@ -202,7 +208,13 @@ async def send_presence(request: web.Request) -> web.Response:
     return ok({"jid": target, "type": body["type"]})
 
 
-@documented("Subscribe to a contact's presence", TAG, (200, AckEnvelope), errors=(400, 404, 409))
+@documented(
+    "Subscribe to a contact's presence",
+    TAG,
+    (200, AckEnvelope),
+    errors=(400, 404, 409),
+    scope="send",
+)
 @documents_body(SubscribeSchema)
 @match_info_schema(SessionPathSchema)
 async def subscribe_presence(request: web.Request) -> web.Response:
@@ -220,7 +232,7 @@ def _jid(value: str) -> str:
         raise ValidationFailed(f"jid {err}", {"jid": [str(err)]}) from None
 
 
-@documented("Calls of a session", TAG, (200, CallListEnvelope), errors=(400, 404))
+@documented("Calls of a session", TAG, (200, CallListEnvelope), errors=(400, 404), scope="read")
 @querystring_schema(CallsQuery)
 @match_info_schema(SessionPathSchema)
 async def list_calls(request: web.Request) -> web.Response:
@@ -256,6 +268,7 @@ async def list_calls(request: web.Request) -> web.Response:
     (200, MessageEnvelope),
     errors=(400, 404, 409),
     deprecated=True,
+    scope="admin",
 )
 @documents_input(LegacySendQuery, "querystring")
 async def legacy_send(request: web.Request) -> web.Response:

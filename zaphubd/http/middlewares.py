@@ -1,4 +1,4 @@
-"""The API's middlewares: access log + metrics, errors → envelope, API key auth.
+"""The API's middlewares: access log + metrics, errors → envelope (auth is in `auth.py`).
 
 Order (outermost first): access, errors, auth. The error middleware is the one place where
 failures become responses: a client mistake is a 4xx with a clear message, an outage a 503,
@@ -7,8 +7,6 @@ anything unexpected a 500 whose body says only where to look (the traceback goes
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 import uuid
@@ -17,20 +15,19 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from zaphubd.db.database import OUTAGE_ERRORS as PG_OUTAGES
-from zaphubd.errors import ApiError, DependencyUnavailable, Unauthorized
+from zaphubd.errors import ApiError, DependencyUnavailable
 from zaphubd.http.responses import error_body, json_response
 from zaphubd.metrics import Metrics
 from zaphubd.queue.redis import OUTAGE_ERRORS as REDIS_OUTAGES
 
 log = logging.getLogger("zaphubd.http")
 access_log = logging.getLogger("zaphubd.access")
-PUBLIC_PREFIXES = ("/api/docs",)
-PUBLIC_PATHS = frozenset({"/api/v1/health"})
 
 # aiohttp's own HTTP errors, in our vocabulary.
 _HTTP_TYPES = {
     400: "ValidationError",
     401: "UnauthorizedError",
+    403: "ForbiddenError",
     404: "NotFoundError",
     405: "MethodNotAllowedError",
     409: "ConflictError",
@@ -121,38 +118,3 @@ def _unavailable(dependency: str, reason: str) -> web.Response:
     log.warning("answering 503: %s unavailable (%s)", dependency, reason)
     body = error_body("ServiceUnavailableError", f"{dependency} is unavailable; retry later")
     return json_response(body, 503, {"Retry-After": "5"})
-
-
-def make_auth_middleware(api_key: str | None) -> Middleware:
-    """Bearer token or `?api_key=`, compared in constant time; health and docs are public."""
-    expected = hashlib.sha256(api_key.encode()).digest() if api_key else None
-
-    @web.middleware
-    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if expected is None or _is_public(request.path):
-            return await handler(request)
-        presented = _presented_key(request)
-        if presented is None:
-            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-        digest = hashlib.sha256(presented.encode()).digest()
-        if not hmac.compare_digest(digest, expected):
-            raise Unauthorized("invalid API key")
-        return await handler(request)
-
-    return auth
-
-
-def _is_public(path: str) -> bool:
-    if "/../" in path or path.endswith("/..") or "//" in path:
-        return False  # never let a path trick borrow the docs' exemption
-    return path in PUBLIC_PATHS or any(
-        path == prefix or path.startswith(prefix + "/") for prefix in PUBLIC_PREFIXES
-    )
-
-
-def _presented_key(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.query.get("api_key") or None

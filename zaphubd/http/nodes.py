@@ -40,7 +40,9 @@ class ClusterSchema(ma.Schema):
 ClusterEnvelope = envelope(ClusterSchema, "ClusterEnvelope")
 
 
-@documented("Live nodes, their capacity and sessions", "cluster", (200, ClusterEnvelope))
+@documented(
+    "Live nodes, their capacity and sessions", "cluster", (200, ClusterEnvelope), scope="admin"
+)
 async def list_nodes(request: web.Request) -> web.Response:
     app = request.app
     registry = app[appkeys.NODES]

@@ -14,6 +14,8 @@ from aiohttp import web
 from aiohttp_apigami import docs, response_schema
 from aiohttp_apigami.utils import get_or_set_apispec
 
+from zaphubd.http.auth import ADMIN, ANY_KEY, SCOPE_ATTR, Scope
+
 T = TypeVar("T", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 
@@ -71,6 +73,7 @@ def envelope(data: Any, name: str, *, paginated: bool = False) -> type[ma.Schema
 _ERROR_TEXT = {
     400: "invalid input (ValidationError)",
     401: "missing or wrong API key",
+    403: "this key may not do this (see the route's scope)",
     404: "not found",
     409: "conflict with the current state",
     410: "gone (expired)",
@@ -85,15 +88,25 @@ def documented(
     tag: str,
     ok: tuple[int, type[ma.Schema]] | None,
     errors: tuple[int, ...] = (),
+    *,
+    scope: Scope | None = None,
     **extra: Any,
 ) -> Callable[[T], T]:
-    """OpenAPI docs for a handler: its success response and the error envelopes it can send.
+    """OpenAPI docs for a handler: its success response, the error envelopes it can send,
+    and what key it needs (`auth.py`): every authenticated route names its `scope`.
 
-    401 and 503 are added to every authenticated route, 400 where errors name it.
+    401, 403 and 503 are added to every authenticated route, 400 where errors name it.
     """
-    codes = sorted({*errors, 401, 503} if extra.get("security") != [] else {*errors, 503})
+    public = extra.get("security") == []
+    if public == (scope is not None):
+        raise TypeError(f"{summary!r}: an authenticated route, and only one, names a scope")
+    codes = sorted({*errors, 503} if public else {*errors, 401, 403, 503})
+    if scope is not None:
+        extra["description"] = _scope_text(scope, extra.get("description"))
+        extra["x-scope"] = scope
 
     def decorate(handler: T) -> T:
+        setattr(handler, SCOPE_ATTR, scope)
         for code in codes:
             handler = response_schema(ErrorEnvelopeSchema, code, description=_ERROR_TEXT[code])(
                 handler
@@ -104,6 +117,14 @@ def documented(
         return result
 
     return decorate
+
+
+def _scope_text(scope: Scope, description: str | None) -> str:
+    needs = {
+        ADMIN: "the admin key",
+        ANY_KEY: "any valid key",
+    }.get(scope, f"the admin key, or a key of this session with the `{scope}` scope")
+    return ((description + "\n\n") if description else "") + f"**Key:** {needs}."
 
 
 def documents_body(schema: type[ma.Schema]) -> Callable[[T], T]:

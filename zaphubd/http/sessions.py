@@ -15,6 +15,7 @@ from zaphubd.db.outbox import Backlog
 from zaphubd.db.sessions import SessionRow
 from zaphubd.errors import NotFound, QrExpired
 from zaphubd.http import appkeys
+from zaphubd.http.auth import principal
 from zaphubd.http.qr import render
 from zaphubd.http.responses import ok, page
 from zaphubd.http.schemas import SessionPathSchema, documented, documents_body
@@ -109,7 +110,7 @@ async def _one(request: web.Request, row: SessionRow, include_qr: bool = False) 
     return session_view(row, placed, include_qr)
 
 
-@documented("Create a session", TAG, (201, SessionEnvelope), errors=(400, 429))
+@documented("Create a session", TAG, (201, SessionEnvelope), errors=(400, 429), scope="admin")
 @request_schema(CreateSessionSchema, required=True)
 async def create_session(request: web.Request) -> web.Response:
     body = request["data"]
@@ -123,12 +124,17 @@ async def create_session(request: web.Request) -> web.Response:
     )
 
 
-@documented("List sessions", TAG, (200, SessionListEnvelope), errors=(400,))
+@documented("List sessions", TAG, (200, SessionListEnvelope), errors=(400,), scope="read")
 @querystring_schema(ListSessionsQuery)
 async def list_sessions(request: web.Request) -> web.Response:
     q = request["querystring"]
     rows, total = await request.app[appkeys.SESSION_REPO].list_page(
-        q.get("status"), q["limit"], q["offset"], q["sortBy"], q["sortOrder"]
+        q.get("status"),
+        q["limit"],
+        q["offset"],
+        q["sortBy"],
+        q["sortOrder"],
+        only=principal(request).session_id,  # a session key sees its own session only
     )
     placements = await _placements(request.app, rows)
     data = [session_view(row, placements[row.id]) for row in rows]
@@ -136,7 +142,11 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 
 @documented(
-    "Get a session (with its current QR code)", TAG, (200, SessionEnvelope), errors=(400, 404)
+    "Get a session (with its current QR code)",
+    TAG,
+    (200, SessionEnvelope),
+    errors=(400, 404),
+    scope="read",
 )
 @match_info_schema(SessionPathSchema)
 async def get_session(request: web.Request) -> web.Response:
@@ -144,7 +154,13 @@ async def get_session(request: web.Request) -> web.Response:
     return ok(await _one(request, row, include_qr=True))
 
 
-@documented("Update label, webhook or config", TAG, (200, SessionEnvelope), errors=(400, 404))
+@documented(
+    "Update label, webhook or config",
+    TAG,
+    (200, SessionEnvelope),
+    errors=(400, 404),
+    scope="control",
+)
 @documents_body(PatchSessionSchema)
 @match_info_schema(SessionPathSchema)
 async def patch_session(request: web.Request) -> web.Response:
@@ -154,7 +170,11 @@ async def patch_session(request: web.Request) -> web.Response:
 
 
 @documented(
-    "Delete a session (logs the device out)", TAG, (200, ScheduledEnvelope), errors=(400, 404)
+    "Delete a session (logs the device out)",
+    TAG,
+    (200, ScheduledEnvelope),
+    errors=(400, 404),
+    scope="control",
 )
 @match_info_schema(SessionPathSchema)
 async def delete_session(request: web.Request) -> web.Response:
@@ -163,7 +183,7 @@ async def delete_session(request: web.Request) -> web.Response:
     return ok({"id": sid, "status": "deleting"}, message="Session deletion in progress")
 
 
-@documented("The current QR code", TAG, (200, QrEnvelope), errors=(400, 404, 410))
+@documented("The current QR code", TAG, (200, QrEnvelope), errors=(400, 404, 410), scope="control")
 @querystring_schema(QrQuery)
 @match_info_schema(SessionPathSchema)
 async def get_qr(request: web.Request) -> web.StreamResponse:
@@ -185,7 +205,9 @@ async def get_qr(request: web.Request) -> web.StreamResponse:
     return ok(data)
 
 
-@documented("Stored and runtime status", TAG, (200, StatusEnvelope), errors=(400, 404))
+@documented(
+    "Stored and runtime status", TAG, (200, StatusEnvelope), errors=(400, 404), scope="read"
+)
 @match_info_schema(SessionPathSchema)
 async def get_status(request: web.Request) -> web.Response:
     row = await path_session(request)
@@ -211,7 +233,11 @@ async def get_status(request: web.Request) -> web.Response:
 
 
 @documented(
-    "Restart: new QR cycle, credentials cleared", TAG, (200, ScheduledEnvelope), errors=(400, 404)
+    "Restart: new QR cycle, credentials cleared",
+    TAG,
+    (200, ScheduledEnvelope),
+    errors=(400, 404),
+    scope="control",
 )
 @match_info_schema(SessionPathSchema)
 async def restart_session(request: web.Request) -> web.Response:
@@ -221,7 +247,11 @@ async def restart_session(request: web.Request) -> web.Response:
 
 
 @documented(
-    "Log in with a pairing code instead of a QR", TAG, (200, PairEnvelope), errors=(400, 404, 409)
+    "Log in with a pairing code instead of a QR",
+    TAG,
+    (200, PairEnvelope),
+    errors=(400, 404, 409),
+    scope="control",
 )
 @documents_body(PairSchema)
 @match_info_schema(SessionPathSchema)
@@ -231,7 +261,9 @@ async def pair_session(request: web.Request) -> web.Response:
     return ok({"pairing_code": code})
 
 
-@documented("Capacity, sessions by status and queue depths", TAG, (200, StatsEnvelope))
+@documented(
+    "Capacity, sessions by status and queue depths", TAG, (200, StatsEnvelope), scope="admin"
+)
 async def stats(request: web.Request) -> web.Response:
     app = request.app
     repo = app[appkeys.SESSION_REPO]
@@ -265,6 +297,7 @@ def _sends_view(backlog: Backlog | SendBacklog) -> dict[str, Any]:
     TAG,
     (200, SessionStatsEnvelope),
     errors=(400, 404),
+    scope="read",
 )
 @match_info_schema(SessionPathSchema)
 async def session_stats(request: web.Request) -> web.Response:
@@ -273,7 +306,13 @@ async def session_stats(request: web.Request) -> web.Response:
     return ok({"id": row.id, "status": row.status, "sends": _sends_view(sends)})
 
 
-@documented("A session's events, newest first", TAG, (200, EventListEnvelope), errors=(400, 404))
+@documented(
+    "A session's events, newest first",
+    TAG,
+    (200, EventListEnvelope),
+    errors=(400, 404),
+    scope="read",
+)
 @querystring_schema(EventsQuery)
 @match_info_schema(SessionPathSchema)
 async def list_events(request: web.Request) -> web.Response:

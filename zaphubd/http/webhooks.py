@@ -66,6 +66,7 @@ def _queued_view(queued: QueuedDelivery) -> dict[str, Any]:
     TAG,
     (200, TestResultEnvelope),
     errors=(400, 404),
+    scope="webhooks",
 )
 @documents_body(TestWebhookSchema)
 @match_info_schema(SessionPathSchema)
@@ -78,7 +79,13 @@ async def test_webhook(request: web.Request) -> web.Response:
     return ok(result, message="delivered" if result["ok"] else "not delivered")
 
 
-@documented("Delivery history, newest first", TAG, (200, DeliveryListEnvelope), errors=(400, 404))
+@documented(
+    "Delivery history, newest first",
+    TAG,
+    (200, DeliveryListEnvelope),
+    errors=(400, 404),
+    scope="webhooks",
+)
 @querystring_schema(DeliveriesQuery)
 @match_info_schema(SessionPathSchema)
 async def list_deliveries(request: web.Request) -> web.Response:
@@ -94,6 +101,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     TAG,
     (202, QueuedDeliveryEnvelope),
     errors=(400, 404),
+    scope="webhooks",
 )
 @documents_body(RetryWebhookSchema)
 @match_info_schema(SessionPathSchema)
@@ -108,7 +116,7 @@ async def retry_webhook(request: web.Request) -> web.Response:
     return ok(_queued_view(queued), status=202, message="Delivery queued")
 
 
-@documented("Every event type the daemon emits", TAG, (200, CatalogueEnvelope))
+@documented("Every event type the daemon emits", TAG, (200, CatalogueEnvelope), scope="any")
 async def catalogue(request: web.Request) -> web.Response:
     data = [
         {
