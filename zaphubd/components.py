@@ -139,7 +139,9 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
         transport=transport,
         leases=leases,
         max_sessions=settings.max_concurrent_sessions,
-        backoff=Backoff(settings.reconnect_base_s, settings.reconnect_cap_s),
+        backoff=Backoff(
+            settings.reconnect_base_s, settings.reconnect_cap_s, settings.liveness_timeout_s
+        ),
     )
     app[TRANSPORT] = transport
     app[appkeys.SESSION_REPO] = repo

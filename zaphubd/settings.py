@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     session_lease_ttl_s: float = Field(30.0, ge=3, le=3600)
     reconnect_base_s: float = Field(5.0, gt=0, le=3600)
     reconnect_cap_s: float = Field(300.0, gt=0, le=86_400)
+    liveness_timeout_s: float = Field(
+        90.0,
+        ge=3,
+        le=3600,
+        description="a connection whose keep-alives go unanswered this long is reconnected",
+    )
     recovery_starts_per_s: float = Field(100.0, gt=0, le=10_000)
 
     @field_validator("log_level", mode="before")

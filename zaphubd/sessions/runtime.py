@@ -41,8 +41,12 @@ NO_RETRY = frozenset({"replaced", "banned"})
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
+    """How the supervisor reconnects: the delays, and when an open connection that gets no
+    answer counts as dead (`liveness_s` of unanswered keep-alives)."""
+
     base_s: float = 5.0
     cap_s: float = 300.0
+    liveness_s: float = 90.0
 
 
 class SessionRuntime:
@@ -77,6 +81,7 @@ class SessionRuntime:
         self._owner = owner or (lambda: True)
         # Shared with the manager's waiters (send lanes): set while connected.
         self._connected_signal = connected or asyncio.Event()
+        self._unanswered: asyncio.TimerHandle | None = None  # keep-alives failing since
 
     def start(self, on_exit: Callable[[SessionRuntime], Awaitable[None]]) -> None:
         self._task = asyncio.create_task(self._supervise(on_exit), name=f"session:{self.id}")
@@ -121,9 +126,32 @@ class SessionRuntime:
             self._ending = event
             self._ended.set()
         elif isinstance(event, KeepAlive):
-            log.info("session %s: keep-alive %s", self.id, "restored" if event.ok else "timed out")
+            self._on_keepalive(event)
         elif self._traffic is not None:
             await self._traffic(self.id, event)
+
+    def _on_keepalive(self, event: KeepAlive) -> None:
+        """The transport's keep-alive went unanswered (or came back): a socket can stay open
+        while nothing passes, and the transport may never close it by itself."""
+        log.info("session %s: keep-alive %s", self.id, "restored" if event.ok else "timed out")
+        if event.ok:
+            self._cancel_liveness()
+        elif self._unanswered is None:
+            loop = asyncio.get_running_loop()
+            self._unanswered = loop.call_later(self._backoff.liveness_s, self._declare_dead)
+
+    def _cancel_liveness(self) -> None:
+        if self._unanswered is not None:
+            self._unanswered.cancel()
+            self._unanswered = None
+
+    def _declare_dead(self) -> None:
+        self._unanswered = None
+        if self.status == "connected" and not self._ended.is_set():
+            detail = f"no answer to keep-alives for {self._backoff.liveness_s:g} s"
+            log.warning("session %s: connection open but dead (%s): reconnecting", self.id, detail)
+            self._ending = Disconnected("keepalive", detail)
+            self._ended.set()
 
     async def _on_connected(self, event: Connected) -> None:
         self.status = "connected"
@@ -183,8 +211,11 @@ class SessionRuntime:
         except ConnectFailed as err:
             return Disconnected("network", str(err)), False
         await self._ended.wait()
+        self._cancel_liveness()
         self.status = "disconnected"
         ending = self._ending or Disconnected("closed")
+        if isinstance(ending, Disconnected) and ending.reason == "keepalive":
+            await self._close(logout=False)  # declared dead here: the socket is still open
         if isinstance(ending, Disconnected) and not self._stopping:
             await self._transitions.disconnected(self.id, ending.reason, ending.detail)
         return ending, self.connected_event.is_set()

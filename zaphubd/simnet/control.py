@@ -32,6 +32,7 @@ class DeviceRoutes:
         app.router.add_post("/control/scan", self.scan)
         app.router.add_post("/control/pair-code", self.pair_code)
         app.router.add_post("/control/drop", self.drop)
+        app.router.add_post("/control/freeze", self.freeze)
         app.router.add_post("/control/logout", self.logout)
         app.router.add_get("/control/faults", self.get_faults)
         app.router.add_post("/control/faults", self.set_faults)
@@ -81,6 +82,15 @@ class DeviceRoutes:
             link.abort()
         self.net.stats.drops += len(links)
         return reply({"dropped": [link.device.device_id for link in links if link.device]})
+
+    async def freeze(self, request: web.Request) -> web.Response:
+        """The device's socket stays open and carries nothing more either way."""
+        link = self.net.links.get(self._device(await read_body(request, ("device_id",))).device_id)
+        if link is None:
+            raise ControlError(409, "this device has no connection to freeze")
+        link.freeze()
+        self.net.stats.freezes += 1
+        return reply({"frozen": link.device.device_id if link.device else None})
 
     async def logout(self, request: web.Request) -> web.Response:
         body = await read_body(request, ("device_id",))

@@ -223,8 +223,15 @@ def _ack(net: Network, link: Link, frame: Frame) -> None:
         net.ack(link.device, seqs)
 
 
+def _ping(net: Network, link: Link, frame: Frame) -> Frame:
+    """The device's keep-alive (whatsmeow sends an IQ ping every 20-30 s): answered while
+    the link carries frames at all."""
+    return {}
+
+
 OPS: dict[str, Handler] = {
     "hello": _hello,
+    "ping": _ping,
     "send": _send,
     "pair_phone": _pair_phone,
     "presence": _presence,

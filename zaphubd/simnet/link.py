@@ -37,6 +37,7 @@ class Link:
         self.pair_phone: str | None = None
         self.login_task: asyncio.Task[None] | None = None
         self.closed = False
+        self.frozen = False
 
     def __repr__(self) -> str:
         device = self.device.device_id if self.device else None
@@ -49,6 +50,20 @@ class Link:
     def push(self, frame: Frame) -> None:
         if not self.closed:
             self.writer.push(frame)
+
+    def freeze(self) -> None:
+        """Stop every frame both ways and keep the socket open: a connection that is open
+        but dead (a NAT that forgot the flow, a half-dead proxy). Nothing more is read and
+        nothing more reaches the wire, not even WebSocket pings and pongs, until the device
+        gives up on the link (or this side's own heartbeat does)."""
+        self.frozen = True
+        transport = self._transport
+        if transport is None:
+            return
+        transport.pause_reading()
+        # Frames still produced here (events, replies, pings) are dropped before the wire.
+        transport.write = _swallow  # type: ignore[method-assign]
+        transport.writelines = _swallow  # type: ignore[method-assign,assignment]
 
     def abort(self) -> None:
         """Drop the TCP connection without a close handshake: what a network blip looks like."""
@@ -85,3 +100,7 @@ class Link:
         await self.stop_login()
         await self.delay.close()
         await self.writer.close()
+
+
+def _swallow(data: object) -> None:
+    return None

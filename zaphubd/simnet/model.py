@@ -151,6 +151,7 @@ class Stats:
     deliveries: int = 0
     receipts: int = 0
     drops: int = 0
+    freezes: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

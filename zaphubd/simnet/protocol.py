@@ -6,12 +6,12 @@ of sends per second: the per-message cost of the socket dominates the per-frame 
 
 Client -> server ops: `hello` (first frame: device id, stored credentials or none, and
 `logout: true` to unlink while offline), `send`, `pair_phone`, `presence`, `subscribe`,
-`read`, `reject_call`, `logout` (each with a request id `r`), and `ack` (sequence numbers of
-delivered events). Server -> client ops: `result` (`r`, `ok`, `data` or `error`), `error`
-(for a frame that had no request id), `qr`, `paired` (credentials), `connected`,
-`logged_out`, `closing` (the reason of a close that follows), `ev` (a queued event with a
-`seq` the client must ack: message, receipt, group) and the ephemeral `presence`,
-`chat_presence` and `call`.
+`read`, `reject_call`, `logout`, `ping` (the keep-alive; each with a request id `r`), and
+`ack` (sequence numbers of delivered events). Server -> client ops: `result` (`r`, `ok`,
+`data` or `error`), `error` (for a frame that had no request id), `qr`, `paired`
+(credentials), `connected`, `logged_out`, `closing` (the reason of a close that follows),
+`ev` (a queued event with a `seq` the client must ack: message, receipt, group) and the
+ephemeral `presence`, `chat_presence` and `call`.
 """
 
 from __future__ import annotations

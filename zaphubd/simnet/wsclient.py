@@ -25,6 +25,7 @@ from zaphubd.transport.events import DisconnectReason
 log = logging.getLogger("zaphubd.transport.simnet")
 
 CLOSE_TIMEOUT_S = 5.0
+DEAD_CLOSE_S = 0.1
 _SERVER_REASONS: dict[Any, DisconnectReason] = {"qr_timeout": "qr_timeout", "replaced": "replaced"}
 
 
@@ -49,6 +50,8 @@ class _End:
 
 FrameHandler = Callable[["Connection", Frame], Awaitable[None]]
 EndHandler = Callable[["Connection", DisconnectReason], Awaitable[None]]
+#: Told False when a keep-alive goes unanswered, True when one is answered again.
+KeepAliveHandler = Callable[[bool], Awaitable[None]]
 
 
 class Connection:
@@ -61,6 +64,7 @@ class Connection:
         name: str,
         on_frame: FrameHandler,
         on_end: EndHandler,
+        keepalive: tuple[float, KeepAliveHandler] | None = None,
     ) -> None:
         self.ws = ws
         self.by_us = False
@@ -74,8 +78,14 @@ class Connection:
         self._rids = itertools.count(1)
         self._reason: DisconnectReason | None = None
         self._ended = False
+        self.unanswered = False  # the last keep-alive got no answer
         self._reader = asyncio.create_task(self._read(), name=name + "-reader")
         self._dispatcher = asyncio.create_task(self._dispatch(), name=name + "-events")
+        self._pinger = (
+            asyncio.create_task(self._keepalive(*keepalive), name=name + "-keepalive")
+            if keepalive
+            else None
+        )
 
     @property
     def open(self) -> bool:
@@ -99,18 +109,38 @@ class Connection:
             self._futures.pop(rid, None)
 
     async def close(self) -> None:
-        """Close the socket and stop the tasks; events not handled yet are not acked."""
+        """Close the socket and stop the tasks; events not handled yet are not acked. A
+        socket whose last keep-alive went unanswered gets no time to flush or shake hands."""
+        wait_s = DEAD_CLOSE_S if self.unanswered else CLOSE_TIMEOUT_S
         with suppress(TimeoutError, ConnectionError):
-            await self._writer.flush(CLOSE_TIMEOUT_S)
+            await self._writer.flush(wait_s)
         with suppress(TimeoutError, ConnectionError):
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            async with asyncio.timeout(wait_s):
                 await self.ws.close()
-        for task in (self._reader, self._dispatcher):
-            if task is not asyncio.current_task():
+        for task in (self._reader, self._dispatcher, self._pinger):
+            if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
         await self._writer.close()
+
+    async def _keepalive(self, interval_s: float, report: KeepAliveHandler) -> None:
+        """A ping every `interval_s`, answered within half of it, as whatsmeow does: an
+        unanswered one is reported and the socket left open (the session decides)."""
+        answered = True
+        while not self._ended:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.request({"op": "ping"}, interval_s / 2)
+                ok = True
+            except TimeoutError:
+                ok = False
+            except (Lost, Rejected):
+                return
+            self.unanswered = not ok
+            if ok != answered or not ok:
+                await report(ok)
+            answered = ok
 
     async def _read(self) -> None:
         try:

@@ -16,13 +16,15 @@ def build_transport(
     shared = settings.credentials_store == "postgres"
     if settings.transport == "simnet":
         from zaphubd.transport.credentials import FileCredentials
-        from zaphubd.transport.simnet import CREDS_FILE, SimnetTransport
+        from zaphubd.transport.simnet import CREDS_FILE, KEEPALIVE_S, SimnetTransport
 
         files = FileCredentials(settings.auth_data_dir, CREDS_FILE)
         simnet: Transport = SimnetTransport(
             settings.simnet_url,
             settings.auth_data_dir,
             store=PostgresCredentials(db, legacy=files) if shared else files,
+            # Several pings fit in the liveness timeout, as whatsmeow's do in the default.
+            keepalive_s=min(KEEPALIVE_S, settings.liveness_timeout_s / 3),
         )
         return simnet
     from zaphubd.transport.neonize import NeonizeTransport

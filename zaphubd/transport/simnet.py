@@ -36,6 +36,7 @@ from zaphubd.transport.events import (
     Connected,
     Disconnected,
     DisconnectReason,
+    KeepAlive,
     LoggedOut,
     MediaRef,
     Qr,
@@ -46,7 +47,8 @@ from zaphubd.transport.outbound import OutboundMessage, PresenceType
 log = logging.getLogger("zaphubd.transport.simnet")
 
 CREDS_FILE = "simnet-creds.json"
-HEARTBEAT_S = 20.0
+#: whatsmeow pings every 20-30 s; simnet's client every `keepalive_s` (20 s at most).
+KEEPALIVE_S = 20.0
 CONNECT_TIMEOUT_S = 10.0
 MEDIA_TIMEOUT_S = 60.0
 
@@ -65,8 +67,10 @@ class SimnetTransport:
         *,
         store: CredentialStore | None = None,
         request_timeout_s: float = 30.0,
+        keepalive_s: float = KEEPALIVE_S,
     ) -> None:
         self.url = URL(url)
+        self.keepalive_s = keepalive_s
         self.auth_base = auth_base
         self.files = FileCredentials(auth_base, CREDS_FILE)
         self.store: CredentialStore = store or self.files
@@ -139,7 +143,13 @@ class SimnetClient:
             await self._close(old)
         creds = await self._transport.store.load(self._session_id)
         ws = await self._open()
-        self._conn = Connection(ws, f"simnet-{self._session_id}", self._handle, self._ended)
+        self._conn = Connection(
+            ws,
+            f"simnet-{self._session_id}",
+            self._handle,
+            self._ended,
+            keepalive=(self._transport.keepalive_s, self._keepalive),
+        )
         self._conn.push(self._hello(creds))
 
     async def disconnect(self) -> None:
@@ -226,9 +236,10 @@ class SimnetClient:
 
     async def _open(self) -> aiohttp.ClientWebSocketResponse:
         try:
+            # No WebSocket heartbeat: like whatsmeow, the client pings at the protocol level
+            # and reports what goes unanswered; the session decides when the link is dead.
             return await self._transport.http.ws_connect(
                 self._transport.url,
-                heartbeat=HEARTBEAT_S,
                 max_msg_size=MAX_MESSAGE_BYTES,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
             )
@@ -278,6 +289,10 @@ class SimnetClient:
             event = codec.decode_event(frame)
             if event is not None:
                 await self._emit(event)
+
+    async def _keepalive(self, ok: bool) -> None:
+        if self._connected:
+            await self._on_event(KeepAlive(ok=ok))
 
     async def _ended(self, conn: Connection, reason: DisconnectReason) -> None:
         if self._conn is conn:
