@@ -245,7 +245,8 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
     lanes.attach(manager)
     wakeups = app[appkeys.WAKEUPS]
     wakeups.handle("send", lanes.wake)
-    manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager))
+    outcomes = app[appkeys.METRICS].inbound_messages
+    manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager, outcomes))
     app[appkeys.MESSAGE_REPO], app[appkeys.CALL_REPO], app[appkeys.LANES] = messages, calls, lanes
     app[appkeys.SEND_BACKLOG] = BacklogView(lanes.outbox, lanes)
     app[appkeys.SEND_INTAKE] = SendIntake(
@@ -255,10 +256,12 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         wakeups.wake,
         transport.new_message_id if transport.accepts_message_id else None,
     )
-    inbound = InboundHandlers(messages, calls, sink)
+    inbound = InboundHandlers(messages, calls, sink, outcomes)
     handlers = (inbound.message, inbound.receipt, inbound.presence, inbound.call)
+    dead = (inbound.message_dead, None, None, None)
     app[QUEUES] += [
-        QueueBinding(spec, handler) for spec, handler in zip(INBOUND_SPECS, handlers, strict=True)
+        QueueBinding(spec, handler, on_dead)
+        for spec, handler, on_dead in zip(INBOUND_SPECS, handlers, dead, strict=True)
     ]
     try:
         yield

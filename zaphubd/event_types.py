@@ -101,6 +101,16 @@ _ALL = (
         from_="jid",
     ),
     _event(
+        "message.receive.failed",
+        "an inbound message could not be stored or read; reason says why "
+        "(undecryptable, unsupported, store_failed)",
+        messageId="string",
+        from_="jid",
+        chatId="jid",
+        reason="string",
+        detail="string",
+    ),
+    _event(
         "message.received",
         "a message arrived (content per type: docs/webhooks.md)",
         messageId="string",

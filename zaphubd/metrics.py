@@ -64,3 +64,10 @@ class Metrics:
             "ZAPHUB_SEND_PREFETCH_TOTAL)",
             registry=reg,
         )
+        self.inbound_messages = Counter(
+            "zaphubd_inbound_messages",
+            "Inbound messages by outcome: stored, duplicate (seen before), undecryptable, "
+            "unsupported, store_failed",
+            ["outcome"],
+            registry=reg,
+        )

@@ -24,6 +24,7 @@ from zaphubd.transport.events import (
     KeepAlive,
     MediaRef,
     MessageIn,
+    MessageUnreadable,
     Presence,
     Receipt,
 )
@@ -476,3 +477,41 @@ async def test_keepalive(session: Session) -> None:
     lost = npb.KeepAliveTimeout(ErrorCount=2, LastSuccess=1_767_225_600)
     assert await session.feed(attempt, lost) == [KeepAlive(ok=False)]
     assert await session.feed(attempt, npb.KeepAliveRestored()) == [KeepAlive(ok=True)]
+
+
+# -- messages that cannot be read ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("unavailable", "detail"),
+    [(False, "the sender was asked to send it again"), (True, "not available on this device")],
+)
+async def test_an_undecryptable_message_is_reported_not_dropped(
+    session: Session, unavailable: bool, detail: str
+) -> None:
+    attempt = await session.connected()
+    info = message_event(wa.Message(conversation="")).Info
+    info.ID = "3EB0UNDECRYPTABLE"
+    ev = npb.UndecryptableMessage(Info=info, IsUnavailable=unavailable, DecryptFailMode=1)
+    (event,) = await session.feed(attempt, ev)
+    assert isinstance(event, MessageUnreadable)
+    assert (event.id, event.reason) == ("3EB0UNDECRYPTABLE", "undecryptable")
+    assert event.sender == "5511987654321@s.whatsapp.net"
+    assert event.chat == "5511987654321@s.whatsapp.net"
+    assert detail in event.detail
+
+
+async def test_a_message_the_mapper_cannot_read_is_reported_as_unsupported(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zaphubd.transport import neonize_inbound
+
+    def broken(message: Any) -> Any:
+        raise IndexError("a shape nobody has seen")
+
+    monkeypatch.setattr(neonize_inbound, "decode_content", broken)
+    attempt = await session.connected()
+    (event,) = await session.feed(attempt, message_event(wa.Message(conversation="hi")))
+    assert isinstance(event, MessageUnreadable)
+    assert (event.id, event.reason) == ("3EB0ABCDEF", "unsupported")
+    assert "IndexError" in event.detail and "hi" not in event.detail  # never the body

@@ -184,10 +184,23 @@ class SessionSendsSchema(SendTotalsSchema):
     )
 
 
+class LastHourSchema(ma.Schema):
+    received = ma.fields.Integer(
+        required=True, metadata={"description": "inbound messages handed over, readable or not"}
+    )
+    stored = ma.fields.Integer(required=True)
+    failed = ma.fields.Integer(
+        required=True, metadata={"description": "message.receive.failed events"}
+    )
+    webhook_delivered = ma.fields.Integer(required=True)
+    webhook_failed = ma.fields.Integer(required=True)
+
+
 class SessionStatsSchema(ma.Schema):
     id = ma.fields.UUID(required=True)
     status = ma.fields.String(required=True)
     sends = ma.fields.Nested(SessionSendsSchema, required=True)
+    last_hour = ma.fields.Nested(LastHourSchema, required=True)
 
 
 class StatsSchema(ma.Schema):

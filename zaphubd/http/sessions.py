@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apigami import match_info_schema, querystring_schema, request_schema
 
+from zaphubd.db import activity
 from zaphubd.db.events import EventFilter
 from zaphubd.db.outbox import Backlog
 from zaphubd.db.sessions import SessionRow
@@ -303,7 +304,15 @@ def _sends_view(backlog: Backlog | SendBacklog) -> dict[str, Any]:
 async def session_stats(request: web.Request) -> web.Response:
     row = await path_session(request)
     sends = await request.app[appkeys.SEND_BACKLOG].of(row)
-    return ok({"id": row.id, "status": row.status, "sends": _sends_view(sends)})
+    inbound = await activity.last_hour(request.app[appkeys.DB], row.id)
+    return ok(
+        {
+            "id": row.id,
+            "status": row.status,
+            "sends": _sends_view(sends),
+            "last_hour": asdict(inbound),
+        }
+    )
 
 
 @documented(

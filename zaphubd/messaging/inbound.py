@@ -14,6 +14,8 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from prometheus_client import Counter
+
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.message_batches import ReceiptUpdate
 from zaphubd.db.messages import MessageRepo
@@ -46,10 +48,13 @@ def _decode(job: Job) -> tuple[uuid.UUID, Any]:
 
 
 class InboundHandlers:
-    def __init__(self, messages: MessageRepo, calls: CallRepo, sink: EventSink) -> None:
+    def __init__(
+        self, messages: MessageRepo, calls: CallRepo, sink: EventSink, outcomes: Counter
+    ) -> None:
         self._messages = messages
         self._calls = calls
         self._sink = sink
+        self._outcomes = outcomes
         self._order = KeyedOrder()
 
     async def message(self, job: Job) -> None:
@@ -92,8 +97,27 @@ class InboundHandlers:
     ) -> None:
         """The message and its event in one statement (None: seen before), then listeners."""
         event = await self._messages.insert_inbound(values, kind, payload)
+        self._outcomes.labels("stored" if event is not None else "duplicate").inc()
         if event is not None:
             await self._sink.notify(event)
+
+    async def message_dead(self, job: Job, reason: str) -> None:
+        """A message the queue gave up storing (after every retry): recorded, not lost
+        without a word; the dead-letter stream keeps the job itself."""
+        try:
+            session_id, event = from_job(job.data)
+        except (KeyError, ValueError, TypeError):
+            return  # malformed: the consumer logged it and keeps the raw entry
+        assert isinstance(event, MessageIn)
+        self._outcomes.labels("store_failed").inc()
+        payload = {
+            "messageId": event.id,
+            "from": event.sender,
+            "chatId": event.chat,
+            "reason": "store_failed",
+            "detail": reason,
+        }
+        await self._sink.emit(session_id, "message.receive.failed", payload)
 
     async def receipt(self, job: Job) -> None:
         session_id, event = _decode(job)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+from prometheus_client import Counter
+
 from zaphubd.eventsink import EventSink
 from zaphubd.messaging.wire import to_job
 from zaphubd.queue import keys
@@ -21,6 +23,7 @@ from zaphubd.transport.events import (
     ChatPresence,
     GroupChange,
     MessageIn,
+    MessageUnreadable,
     Presence,
     Receipt,
     TransportEvent,
@@ -30,10 +33,17 @@ log = logging.getLogger("zaphubd.messaging.traffic")
 
 
 class TrafficRouter:
-    def __init__(self, publisher: Publisher, sink: EventSink, manager: SessionManager) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        sink: EventSink,
+        manager: SessionManager,
+        inbound_outcomes: Counter,
+    ) -> None:
         self._publisher = publisher
         self._sink = sink
         self._manager = manager
+        self._outcomes = inbound_outcomes
 
     async def __call__(self, session_id: uuid.UUID, event: TransportEvent) -> None:
         if isinstance(event, MessageIn):
@@ -43,6 +53,8 @@ class TrafficRouter:
                 "message.receive.queued",
                 {"messageId": event.id, "from": event.sender},
             )
+        elif isinstance(event, MessageUnreadable):
+            await self._unreadable(session_id, event)
         elif isinstance(event, Receipt):
             await self._publisher.publish(keys.RECEIPT_EVENTS, to_job(session_id, event))
         elif isinstance(event, Presence | ChatPresence):
@@ -51,6 +63,30 @@ class TrafficRouter:
             await self._on_call(session_id, event)
         elif isinstance(event, GroupChange):
             await self._on_group(session_id, event)
+
+    async def _unreadable(self, session_id: uuid.UUID, event: MessageUnreadable) -> None:
+        """Recorded where an operator looks (events, webhooks, the log, /metrics): a message
+        that reached the account must never vanish without a trace."""
+        log.warning(
+            "session %s: inbound message %s from %s not readable (%s): %s",
+            session_id,
+            event.id,
+            event.sender,
+            event.reason,
+            event.detail,
+        )
+        self._outcomes.labels(event.reason).inc()
+        await self._sink.emit(
+            session_id,
+            "message.receive.failed",
+            {
+                "messageId": event.id,
+                "from": event.sender,
+                "chatId": event.chat,
+                "reason": event.reason,
+                "detail": event.detail,
+            },
+        )
 
     async def _on_call(self, session_id: uuid.UUID, call: Call) -> None:
         job = to_job(session_id, call)

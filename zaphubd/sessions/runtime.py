@@ -209,6 +209,7 @@ class SessionRuntime:
         try:
             await self.client.connect()
         except ConnectFailed as err:
+            self.status = "disconnected"  # before any state is written about it
             return Disconnected("network", str(err)), False
         await self._ended.wait()
         self._cancel_liveness()

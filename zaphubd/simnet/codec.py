@@ -22,6 +22,7 @@ from zaphubd.transport.events import (
     InboundType,
     MediaRef,
     MessageIn,
+    MessageUnreadable,
     Presence,
     Receipt,
     ReceiptType,
@@ -192,8 +193,19 @@ def _group(frame: Frame) -> GroupChange:
     )
 
 
+def _undecryptable(frame: Frame) -> MessageUnreadable:
+    return MessageUnreadable(
+        id=frame["id"],
+        chat=frame["chat"],
+        sender=frame["sender"],
+        reason="undecryptable",
+        detail="could not be decrypted; the sender was asked to send it again",
+    )
+
+
 _QUEUED: dict[str, Callable[[Frame], TransportEvent]] = {
     "message": _message,
+    "undecryptable": _undecryptable,
     "receipt": _receipt,
     "group": _group,
 }

@@ -15,7 +15,16 @@ from zaphubd.simnet.network import Network
 from zaphubd.simnet.protocol import OpError, new_message_id
 from zaphubd.simnet.validate import Body, ControlError, read_body, reply
 
-INBOUND_FIELDS = ("from", "to", "message", "id", "push_name", "quoted", "mentions")
+INBOUND_FIELDS = (
+    "from",
+    "to",
+    "message",
+    "id",
+    "push_name",
+    "quoted",
+    "mentions",
+    "undecryptable",
+)
 
 
 class TrafficRoutes:
@@ -45,6 +54,11 @@ class TrafficRoutes:
                 push_name=check.text(body, "push_name", required=False),
                 quoted=messaging.parse_quoted(body.get("quoted")),
                 mentions=messaging.parse_jids(body.get("mentions"), "mentions"),
+                undecryptable=(
+                    check.choice(body, "undecryptable", ("retry", "permanent"))
+                    if body.get("undecryptable") is not None
+                    else None
+                ),
             )
         except OpError as err:
             raise ControlError(400, err.message) from err

@@ -229,7 +229,13 @@ def _ping(net: Network, link: Link, frame: Frame) -> Frame:
     return {}
 
 
+def _retry(net: Network, link: Link, frame: Frame) -> Frame:
+    """A retry receipt for a message this device could not decrypt."""
+    return {"resent": messaging.retry(net, _online(link), _text(frame, "id", max_len=128))}
+
+
 OPS: dict[str, Handler] = {
+    "retry": _retry,
     "hello": _hello,
     "ping": _ping,
     "send": _send,

@@ -34,6 +34,13 @@ class Envelope:
     push_name: str | None = None
     quoted: dict[str, Any] | None = None
     mentions: tuple[str, ...] = ()
+    #: The recipients' devices cannot decrypt it: "retry" (the sender's phone sends it again
+    #: when a device asks, as WhatsApp's retry receipts do) or "permanent" (it never can).
+    undecryptable: str | None = None
+
+
+#: Undecryptable messages kept for a retry receipt, at most this many (the oldest go first).
+MAX_RETRIES_KEPT = 10_000
 
 
 def accept_send(net: Network, device: Device, frame: Frame) -> Frame:
@@ -129,11 +136,35 @@ def _store_and_deliver(net: Network, env: Envelope, phone: str, chat: str, frame
     )
     net.mailbox(phone).add(entry)
     net.stats.stored += 1
+    if env.undecryptable is not None:
+        frame = _undecryptable(net, env, phone, frame)
     # A message to oneself reaches one's other devices through the from_me copy instead.
     if phone != env.sender:
         net.stats.deliveries += net.deliver_account(phone, frame)
     if net.config.auto_read_ms is not None:
         _schedule_read(net, phone, entry, net.config.auto_read_ms / 1000)
+
+
+def _undecryptable(net: Network, env: Envelope, phone: str, frame: Frame) -> Frame:
+    """What the devices get instead of the message: its id, sender and chat, no content."""
+    if env.undecryptable == "retry":
+        net.retries[(phone, env.id)] = frame
+        while len(net.retries) > MAX_RETRIES_KEPT:
+            net.retries.pop(next(iter(net.retries)))
+    keys = ("id", "chat", "sender", "ts", "is_group")
+    return {"op": "ev", "kind": "undecryptable", **{k: frame[k] for k in keys}}
+
+
+def retry(net: Network, device: Device, message_id: str) -> bool:
+    """A device's retry receipt: the sender sends the message again, decryptable this time,
+    when it can (`undecryptable: retry`); True if it was sent again."""
+    assert device.phone is not None
+    frame = net.retries.pop((device.phone, message_id), None)
+    if frame is None:
+        return False
+    net.deliver(device.device_id, frame)
+    net.stats.retries += 1
+    return True
 
 
 def _copy_to_own_devices(net: Network, env: Envelope) -> None:

@@ -152,6 +152,7 @@ class Stats:
     receipts: int = 0
     drops: int = 0
     freezes: int = 0
+    retries: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

@@ -41,6 +41,8 @@ class Network:
         self.generation = 0
         self.link_numbers = itertools.count(1)
         self.fault_sends = 0  # sends seen since the faults were set, for drop_every_n
+        #: (recipient phone, message id) -> the message frame an undecryptable one stands for
+        self.retries: dict[tuple[str, str], dict[str, Any]] = {}
         self._init_state()
 
     def _init_state(self) -> None:

@@ -91,6 +91,25 @@ class MediaRef:
     file_name: str | None = None
 
 
+UnreadableReason = Literal["undecryptable", "unsupported"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageUnreadable:
+    """A message arrived that cannot become a `MessageIn`: it is recorded, never dropped.
+
+    `undecryptable`: the transport could not decrypt it and asked the sender to send it
+    again (WhatsApp's retry receipt), so a `MessageIn` with the same id may follow;
+    `unsupported`: it was decrypted but could not be read.
+    """
+
+    id: str
+    chat: str
+    sender: str
+    reason: UnreadableReason
+    detail: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class MessageIn:
     """A message seen on the account: from a contact, or sent from the phone (`from_me`).
@@ -177,6 +196,7 @@ TransportEvent = (
     | LoggedOut
     | KeepAlive
     | MessageIn
+    | MessageUnreadable
     | Receipt
     | Presence
     | ChatPresence

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from neonize.aioze import events as nev
+from neonize.events import UndecryptableMessageEv
 from neonize.utils.jid import Jid2String
 
 from zaphubd.jid import phone_of
@@ -94,7 +95,8 @@ class Dispatcher:
             nev.ClientOutdatedEv: self._ender("connect_failure", "this client is outdated"),
             nev.KeepAliveTimeoutEv: self._keepalive(ok=False),
             nev.KeepAliveRestoredEv: self._keepalive(ok=True),
-            nev.MessageEv: self._traffic(inbound.map_message),
+            nev.MessageEv: self._traffic(inbound.map_message_safely),
+            UndecryptableMessageEv: self._traffic(inbound.map_undecryptable),
             nev.ReceiptEv: self._traffic(updates.map_receipt),
             nev.PresenceEv: self._traffic(updates.map_presence),
             nev.ChatPresenceEv: self._traffic(updates.map_chat_presence),

@@ -22,7 +22,9 @@ from zaphubd.transport.events import (
     InboundType,
     MediaRef,
     MessageIn,
+    MessageUnreadable,
     TransportEvent,
+    UnreadableReason,
 )
 
 Mapper = Callable[[Any], list[TransportEvent]]
@@ -106,6 +108,36 @@ def map_message(ev: Any) -> list[TransportEvent]:
         media=media,
     )
     return [message]
+
+
+def map_message_safely(ev: Any) -> list[TransportEvent]:
+    """`map_message`, and a message this build cannot read is reported, never dropped."""
+    try:
+        return map_message(ev)
+    except Exception as err:  # a shape of message nobody here has seen: say so
+        return [_unreadable(ev.Info, "unsupported", f"could not read it ({type(err).__name__})")]
+
+
+def map_undecryptable(ev: Any) -> list[TransportEvent]:
+    """An `UndecryptableMessage`: whatsmeow has sent the retry receipt that asks the sender
+    to send it again, so the message itself may still follow with the same id."""
+    detail = (
+        "not available on this device (sent to the phone only, or view once)"
+        if ev.IsUnavailable
+        else "could not be decrypted; the sender was asked to send it again"
+    )
+    return [_unreadable(ev.Info, "undecryptable", detail)]
+
+
+def _unreadable(info: Any, reason: UnreadableReason, detail: str) -> MessageUnreadable:
+    source = info.MessageSource
+    return MessageUnreadable(
+        id=info.ID,
+        chat=jid_text(source.Chat),
+        sender=jid_text(source.Sender),
+        reason=reason,
+        detail=detail,
+    )
 
 
 Decoded = tuple[InboundType, dict[str, Any], MediaRef | None, Any]

@@ -39,6 +39,7 @@ from zaphubd.transport.events import (
     KeepAlive,
     LoggedOut,
     MediaRef,
+    MessageUnreadable,
     Qr,
     TransportEvent,
 )
@@ -289,6 +290,9 @@ class SimnetClient:
             event = codec.decode_event(frame)
             if event is not None:
                 await self._emit(event)
+            if isinstance(event, MessageUnreadable):
+                # whatsmeow's retry receipt: the sender's phone sends the message again.
+                conn.push({"op": "retry", "id": event.id})
 
     async def _keepalive(self, ok: bool) -> None:
         if self._connected:
