@@ -237,5 +237,6 @@ async def test_one_access_log_line_per_request_without_query(api, caplog) -> Non
         await client.get("/api/v1/health", params={"api_key": "s3cret-in-query"})
     lines = [r.getMessage() for r in caplog.records if r.name == "zaphubd.access"]
     assert len(lines) == 1
-    assert lines[0].startswith("GET /api/v1/health 200 ")
+    # (503 when the machine is too loaded for the health check's own deadline: not the point)
+    assert lines[0].startswith(("GET /api/v1/health 200 ", "GET /api/v1/health 503 "))
     assert "s3cret" not in caplog.text

@@ -7,6 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from zaphubd import proxies
 from zaphubd.db.sessions import SORTABLE, STATUSES
 from zaphubd.event_types import CATALOGUE, is_valid_pattern
 from zaphubd.http.qr import FORMATS
@@ -21,6 +22,13 @@ def _event_pattern(value: str) -> None:
         raise ma.ValidationError(f"unknown event type or wildcard: {value!r}")
 
 
+def _proxy_url(value: str) -> None:
+    try:
+        proxies.check(value)
+    except proxies.BadProxy as err:
+        raise ma.ValidationError(str(err)) from None
+
+
 class SessionConfigSchema(StrictSchema):
     markOnlineOnConnect = ma.fields.Boolean()
     retryLimit = ma.fields.Integer(validate=ma.validate.Range(0, 10), strict=True)
@@ -29,6 +37,14 @@ class SessionConfigSchema(StrictSchema):
         ma.fields.String(validate=_event_pattern), validate=ma.validate.Length(max=100)
     )
     sendRatePerMinute = ma.fields.Integer(validate=ma.validate.Range(1, 6000), strict=True)
+    proxy = ma.fields.String(
+        allow_none=True,
+        validate=[ma.validate.Length(max=2048), _proxy_url],
+        metadata={
+            "description": "http://, https:// or socks5:// proxy for this session's WhatsApp "
+            "connection and media downloads, with optional user:password (shown back masked)"
+        },
+    )
 
 
 class CreateSessionSchema(StrictSchema):

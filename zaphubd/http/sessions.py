@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apigami import match_info_schema, querystring_schema, request_schema
 
+from zaphubd import proxies
 from zaphubd.db import activity
 from zaphubd.db.events import EventFilter
 from zaphubd.db.outbox import Backlog
@@ -79,6 +80,13 @@ async def _placements(app: web.Application, rows: list[SessionRow]) -> dict[uuid
     return placements
 
 
+def _shown_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config as the API shows it: a proxy's password masked."""
+    if config.get("proxy"):
+        return {**config, "proxy": proxies.masked(config["proxy"])}
+    return config
+
+
 def session_view(row: SessionRow, placed: Placement, include_qr: bool = False) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": row.id,
@@ -86,7 +94,7 @@ def session_view(row: SessionRow, placed: Placement, include_qr: bool = False) -
         "status": row.status,
         "webhook_url": row.webhook_url,
         "has_webhook_secret": row.webhook_secret is not None,
-        "config": row.config,
+        "config": _shown_config(row.config),
         "phone_number": row.phone_number,
         "push_name": row.push_name,
         "last_qr_at": row.last_qr_at,

@@ -20,6 +20,8 @@ class SessionConfig:
     webhook_events: tuple[str, ...] | None = None
     #: Sends per minute for this session; None: no pacing.
     send_rate_per_minute: int | None = None
+    #: The proxy of this session's WhatsApp connection and media downloads (`proxies.py`).
+    proxy: str | None = None
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SessionConfig:
@@ -30,4 +32,5 @@ class SessionConfig:
             reject_calls=bool(raw.get("rejectCalls", False)),
             webhook_events=tuple(events) if events is not None else None,
             send_rate_per_minute=raw.get("sendRatePerMinute"),
+            proxy=raw.get("proxy") or None,
         )

@@ -232,7 +232,9 @@ class SessionManager:
             if isinstance(event, Connected):
                 connected.set()
 
-        client = self._transport.client(session_id, on_event)
+        row = await self._repo.get(session_id)
+        proxy = SessionConfig.from_json(row.config).proxy if row is not None else None
+        client = self._transport.client(session_id, on_event, proxy=proxy)
         try:
             await client.connect()
             async with asyncio.timeout(LOGOUT_CONNECT_TIMEOUT_S):

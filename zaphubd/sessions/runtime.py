@@ -19,10 +19,11 @@ from typing import Literal
 from zaphubd.backoff import backoff_delay
 from zaphubd.sessions.config import SessionConfig
 from zaphubd.sessions.transitions import Transitions
-from zaphubd.transport.base import Client, ConnectFailed, Transport
+from zaphubd.transport.base import Client, ConnectFailed, ProxyFailed, Transport
 from zaphubd.transport.events import (
     Connected,
     Disconnected,
+    DisconnectReason,
     KeepAlive,
     LoggedOut,
     Qr,
@@ -66,7 +67,7 @@ class SessionRuntime:
         self.id = session_id
         self.config = config
         self.status: RuntimeStatus = "connecting"
-        self.client: Client = transport.client(session_id, self._on_event)
+        self.client: Client = transport.client(session_id, self._on_event, proxy=config.proxy)
         self._transport = transport
         self._transitions = transitions
         self._backoff = backoff
@@ -190,7 +191,7 @@ class SessionRuntime:
                 return
             assert isinstance(ending, Disconnected)
             failures = 0 if was_connected else failures
-            if failures >= self.config.retry_limit:
+            if failures >= self.config.retry_limit or ending.reason == "proxy":
                 await self._transitions.failed(self.id, _failure_reason(ending), failures)
                 return
             delay = backoff_delay(failures, self._backoff.base_s, self._backoff.cap_s)
@@ -210,7 +211,8 @@ class SessionRuntime:
             await self.client.connect()
         except ConnectFailed as err:
             self.status = "disconnected"  # before any state is written about it
-            return Disconnected("network", str(err)), False
+            reason: DisconnectReason = "proxy" if isinstance(err, ProxyFailed) else "network"
+            return Disconnected(reason, str(err)), False
         await self._ended.wait()
         self._cancel_liveness()
         self.status = "disconnected"
@@ -240,6 +242,7 @@ def _failure_reason(ending: Disconnected) -> str:
         "connect_failure": "WhatsApp refused the connection",
         "keepalive": "the server stopped answering",
         "network": "could not reach the WhatsApp network",
+        "proxy": "the session's proxy failed (fix config.proxy, then restart the session)",
     }
     text = reasons.get(ending.reason, ending.reason)
     return f"{text}: {ending.detail}" if ending.detail else text

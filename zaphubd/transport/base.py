@@ -41,6 +41,11 @@ class ConnectFailed(TransportError):
     """The network could not be reached, or refused the connection."""
 
 
+class ProxyFailed(ConnectFailed):
+    """The session's proxy could not be reached or refused the connection (or the
+    credentials): trying again will not help until the proxy or config.proxy is fixed."""
+
+
 class NotConnected(TransportError):
     """The call needs an open, logged-in connection and there is none."""
 
@@ -122,7 +127,12 @@ class Transport(Protocol):
         """A fresh message id in the network's own format (used when accepts_message_id)."""
         ...
 
-    def client(self, session_id: uuid.UUID, on_event: EventCallback) -> Client: ...
+    def client(
+        self, session_id: uuid.UUID, on_event: EventCallback, *, proxy: str | None = None
+    ) -> Client:
+        """The session's client; `proxy` (a checked proxy URL) carries its connection and
+        its media downloads."""
+        ...
 
     async def has_credentials(self, session_id: uuid.UUID) -> bool: ...
 

@@ -19,6 +19,7 @@ DisconnectReason = Literal[
     "banned",  # the account is temporarily banned
     "connect_failure",  # the server refused the login for another reason
     "closed",  # we closed it ourselves (disconnect/stop)
+    "proxy",  # the session's proxy is unreachable or refused (retrying would not help)
 ]
 ReceiptType = Literal["delivered", "read", "played"]
 ChatPresenceState = Literal["composing", "recording", "paused"]

@@ -154,13 +154,15 @@ class NeonizeTransport:
         # whatsmeow's format; never used for sending, since accepts_message_id is False.
         return "3EB0" + secrets.token_hex(9).upper()
 
-    def client(self, session_id: uuid.UUID, on_event: EventCallback) -> NeonizeClient:
+    def client(
+        self, session_id: uuid.UUID, on_event: EventCallback, *, proxy: str | None = None
+    ) -> NeonizeClient:
         if self.executor is None or self._loop is None:
             raise TransportError("the neonize transport is not started")
         self._load_once(self._loop)
         from zaphubd.transport.neonize_client import NeonizeClient
 
-        client = NeonizeClient(self, session_id, on_event)
+        client = NeonizeClient(self, session_id, on_event, proxy)
         self._clients.add(client)
         return client
 

@@ -38,10 +38,13 @@ class ConnectError(Exception):
 class Attempt:
     """A `NewAClient` and what we know of its connection."""
 
-    def __init__(self, number: int, neonize_client: Any, store: StoreChoice) -> None:
+    def __init__(
+        self, number: int, neonize_client: Any, store: StoreChoice, proxy: Any = None
+    ) -> None:
         self.number = number
         self.client = neonize_client
         self.store = store
+        self.proxy = proxy  # neonize's ProxySettings, or None
         self.state: AttemptState = "starting"
         self.ended = False  # no event of this attempt is reported once set
         self.opened = False  # connect() returned: a task ending now is a disconnect
@@ -64,7 +67,7 @@ class Attempt:
             if self.ended:  # stopped while waiting for the gate
                 raise ConnectError("the connection was closed before it opened")
             try:
-                self.task = await self.client.connect()
+                self.task = await self.client.connect(self.proxy)
             except Exception as err:  # neonize failed before it had a task to run
                 self.ended = True
                 raise ConnectError(str(err) or type(err).__name__) from err

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from neonize._binder import ProxySettings
 from neonize.aioze.client import NewAClient
 from neonize.exc import NeonizeError, PairPhoneError, SendMessageError
 from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import DeviceProps
@@ -26,6 +28,7 @@ from neonize.utils.enum import ChatPresenceMedia, ClientName
 from neonize.utils.enum import Presence as WaPresence
 from neonize.utils.enum import ReceiptType as WaReceiptType
 
+from zaphubd import proxies
 from zaphubd.transport import neonize_inbound as inbound
 from zaphubd.transport.base import (
     ConnectFailed,
@@ -33,6 +36,7 @@ from zaphubd.transport.base import (
     MediaUnavailable,
     NotConnected,
     PairingFailed,
+    ProxyFailed,
     SendFailed,
     SendResult,
     TransportError,
@@ -60,6 +64,13 @@ T = TypeVar("T")
 DEVICE_PROPS = DeviceProps(os="zaphubd", platformType=DeviceProps.CHROME)
 # whatsmeow's errors that mean "no live connection" rather than a failed request.
 _NOT_CONNECTED = ("websocket not connected", "doesn't contain a device JID", "client is nil")
+#: Go's errors when the proxy itself failed: not reached (refused, no route) or credentials
+#: refused. WhatsApp unreachable *through* a working proxy is not one of them: that retries.
+_PROXY_FAILED = re.compile(
+    r"proxyconnect tcp: dial|socks connect tcp \S+: dial tcp|proxy authentication required"
+    r"|username/password authentication failed|authentication failed",
+    re.IGNORECASE,
+)
 # Send errors that retrying cannot fix (whatsmeow's wording).
 _PERMANENT = (
     "unknown server",
@@ -78,11 +89,18 @@ class NeonizeClient:
     """One session's connection through neonize; see `transport.base.Client`."""
 
     def __init__(
-        self, transport: NeonizeTransport, session_id: uuid.UUID, on_event: EventCallback
+        self,
+        transport: NeonizeTransport,
+        session_id: uuid.UUID,
+        on_event: EventCallback,
+        proxy: str | None = None,
     ) -> None:
         self._transport = transport
         self._session_id = session_id
         self._on_event = on_event
+        #: whatsmeow's own proxy support carries the socket and the media (neonize 0.5.2's
+        #: ProxySettings), so a media download goes the same way as the connection.
+        self._proxy = ProxySettings(proxy_address=proxy) if proxy else None
         self._attempt: Attempt | None = None
         self._attempts = 0
         self._events = Dispatcher(
@@ -134,6 +152,9 @@ class NeonizeClient:
             await asyncio.shield(opening)
         except ConnectError as err:
             log.info("neonize session %s: connect failed: %s", self._session_id, err)
+            if self._proxy is not None and _is_proxy_error(str(err)):
+                where = proxies.without_credentials(self._proxy.proxy_address)
+                raise ProxyFailed(f"proxy {where} failed: {err}") from err
             raise ConnectFailed(f"could not connect to WhatsApp: {err}") from err
 
     def _opened(self, attempt: Attempt, opening: asyncio.Task[None]) -> None:
@@ -156,7 +177,7 @@ class NeonizeClient:
         # which two sessions of one account share; ours stays keyed by the session id.
         neonize_client.jid = _jid(store.jid) if store.jid else None
         _detach_finalizer(neonize_client)
-        attempt = Attempt(self._attempts, neonize_client, store)
+        attempt = Attempt(self._attempts, neonize_client, store, self._proxy)
         self._events.wire(attempt)
         self._attempt = attempt
         return attempt
@@ -329,6 +350,10 @@ def _jid(text: str) -> Any:
         return parse_jid(text)
     except InvalidRecipient as err:
         raise TransportError(str(err)) from err
+
+
+def _is_proxy_error(text: str) -> bool:
+    return _PROXY_FAILED.search(text) is not None
 
 
 def _says_not_connected(err: NeonizeError) -> bool:

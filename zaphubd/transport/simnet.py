@@ -16,8 +16,10 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 from yarl import URL
 
+from zaphubd import proxies
 from zaphubd.simnet import codec
 from zaphubd.simnet.protocol import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Frame, new_message_id
 from zaphubd.simnet.wsclient import CLOSE_TIMEOUT_S, Connection, Lost, Rejected
@@ -27,6 +29,7 @@ from zaphubd.transport.base import (
     MediaUnavailable,
     NotConnected,
     PairingFailed,
+    ProxyFailed,
     SendFailed,
     SendResult,
     TransportError,
@@ -100,8 +103,10 @@ class SimnetTransport:
     def new_message_id(self) -> str:
         return new_message_id()
 
-    def client(self, session_id: uuid.UUID, on_event: EventCallback) -> SimnetClient:
-        client = SimnetClient(self, session_id, on_event)
+    def client(
+        self, session_id: uuid.UUID, on_event: EventCallback, *, proxy: str | None = None
+    ) -> SimnetClient:
+        client = SimnetClient(self, session_id, on_event, proxy)
         self._clients.add(client)
         return client
 
@@ -120,13 +125,30 @@ class SimnetClient:
     """One session's simnet connection; see `zaphubd.transport.base` for the contract."""
 
     def __init__(
-        self, transport: SimnetTransport, session_id: uuid.UUID, on_event: EventCallback
+        self,
+        transport: SimnetTransport,
+        session_id: uuid.UUID,
+        on_event: EventCallback,
+        proxy: str | None = None,
     ) -> None:
         self._transport = transport
         self._session_id = session_id
         self._on_event = on_event
         self._conn: Connection | None = None
         self._connected = False
+        self._proxy = proxy
+        self._proxied: aiohttp.ClientSession | None = None  # through `proxy`, made on use
+
+    def _http(self) -> aiohttp.ClientSession:
+        """The transport's shared session, or this session's own through its proxy (a
+        connector holds one proxy)."""
+        if self._proxy is None:
+            return self._transport.http
+        if self._proxied is None or self._proxied.closed:
+            connector = ProxyConnector.from_url(self._proxy, limit=0)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+            self._proxied = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        return self._proxied
 
     @property
     def session_id(self) -> uuid.UUID:
@@ -156,6 +178,9 @@ class SimnetClient:
     async def disconnect(self) -> None:
         if self._conn is not None:
             await self._close(self._conn)
+        if self._proxied is not None:
+            await self._proxied.close()
+            self._proxied = None
 
     async def logout(self) -> None:
         conn = self._conn
@@ -221,7 +246,7 @@ class SimnetClient:
         url = self._transport.url.join(URL("media/" + media_id))
         url = url.with_scheme("https" if url.scheme == "wss" else "http")
         try:
-            return await _download(self._transport.http, url, max_bytes)
+            return await _download(self._http(), url, max_bytes)
         except (aiohttp.ClientError, TimeoutError) as err:
             raise MediaUnavailable(f"simnet media download failed: {err}") from err
 
@@ -239,15 +264,23 @@ class SimnetClient:
         try:
             # No WebSocket heartbeat: like whatsmeow, the client pings at the protocol level
             # and reports what goes unanswered; the session decides when the link is dead.
-            return await self._transport.http.ws_connect(
+            return await self._http().ws_connect(
                 self._transport.url,
                 max_msg_size=MAX_MESSAGE_BYTES,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
             )
+        except (ProxyConnectionError, ProxyError, ProxyTimeoutError) as err:
+            raise ProxyFailed(self._proxy_failure(err)) from err
         except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            if self._proxy is not None and isinstance(err, aiohttp.ClientConnectorError):
+                raise ProxyFailed(self._proxy_failure(err)) from err
             raise ConnectFailed(
                 f"simnet at {self._transport.url} refused or is down: {err}"
             ) from err
+
+    def _proxy_failure(self, err: Exception) -> str:
+        assert self._proxy is not None
+        return f"proxy {proxies.without_credentials(self._proxy)} failed: {err}"
 
     async def _close(self, conn: Connection) -> None:
         conn.by_us = True
