@@ -132,7 +132,9 @@ async def api(
         app: web.Application | None = None, **overrides: object
     ) -> TestClient[web.Request, web.Application]:
         settings = make_settings(pg_url, redis_url, **overrides)
-        client = TestClient(TestServer(app or build_app(settings)))
+        # As the daemon does (daemon.py): no aiohttp access log, whose request line would
+        # carry an ?api_key= query; zaphubd writes its own access line without the query.
+        client = TestClient(TestServer(app or build_app(settings), access_log=None))
         await client.start_server()
         clients.append(client)
         return client

@@ -58,6 +58,12 @@ _ALL = (
         attempts="integer",
     ),
     _event("session.logged_out", "the device was removed; credentials deleted", reason="string"),
+    _event(
+        "session.logout_failed",
+        "a deletion's logout was not confirmed: the session is kept, failed (delete again "
+        "with ?force=true once the device is removed on the phone)",
+        reason="string",
+    ),
     _event("session.stopped", "the session was stopped on request", reason="string"),
     _event("session.start_failed", "the session could not be started", reason="string"),
     # Messages

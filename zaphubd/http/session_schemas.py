@@ -88,6 +88,13 @@ class ListSessionsQuery(QuerySchema):
     sortOrder = ma.fields.String(load_default="desc", validate=ma.validate.OneOf(("asc", "desc")))
 
 
+class DeleteQuery(QuerySchema):
+    force = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "delete even if the device's logout cannot be confirmed"},
+    )
+
+
 class QrQuery(QuerySchema):
     format = ma.fields.String(load_default="base64", validate=ma.validate.OneOf(FORMATS))
 

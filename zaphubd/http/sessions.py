@@ -24,6 +24,7 @@ from zaphubd.http.schemas import SessionPathSchema, documented, documents_body
 from zaphubd.http.session_path import path_session, path_session_id, session_and_body
 from zaphubd.http.session_schemas import (
     CreateSessionSchema,
+    DeleteQuery,
     EventListEnvelope,
     EventsQuery,
     ListSessionsQuery,
@@ -185,10 +186,12 @@ async def patch_session(request: web.Request) -> web.Response:
     errors=(400, 404),
     scope="control",
 )
+@querystring_schema(DeleteQuery)
 @match_info_schema(SessionPathSchema)
 async def delete_session(request: web.Request) -> web.Response:
     sid = path_session_id(request)
-    await request.app[appkeys.SESSION_COMMANDS].delete(sid)
+    force = request["querystring"]["force"]
+    await request.app[appkeys.SESSION_COMMANDS].delete(sid, force=force)
     return ok({"id": sid, "status": "deleting"}, message="Session deletion in progress")
 
 

@@ -116,13 +116,16 @@ class SessionCommands:
         await self._enqueue_init(session_id, "restart")
         return row
 
-    async def delete(self, session_id: uuid.UUID) -> None:
-        """Mark the session stopped (recovery leaves it alone) and enqueue its deletion."""
+    async def delete(self, session_id: uuid.UUID, *, force: bool = False) -> None:
+        """Mark the session stopped (recovery leaves it alone) and enqueue its deletion;
+        `force`: delete it even if the logout cannot be confirmed."""
         row = await self.require(session_id)
         await self._repo.update(session_id, stopped=True)
         try:
             await self._publisher.publish(
-                keys.SESSION_CLOSE, {"session_id": str(session_id)}, job_id=f"close-{session_id}"
+                keys.SESSION_CLOSE,
+                {"session_id": str(session_id), "force": force},
+                job_id=f"close-{session_id}",
             )
         except DependencyUnavailable:
             await self._repo.update(session_id, stopped=row.stopped)

@@ -23,6 +23,10 @@ from zaphubd.sessions.transitions import Transitions
 from zaphubd.transport.base import Client, Transport, TransportError
 from zaphubd.transport.events import Connected, TransportEvent
 
+LOGOUT_UNCONFIRMED = (
+    "the logout could not be confirmed, so the device may still be linked: remove it on the "
+    "phone (Linked devices), then delete the session again with ?force=true"
+)
 log = logging.getLogger("zaphubd.sessions")
 
 StartResult = Literal["started", "running", "capacity", "elsewhere", "missing"]
@@ -152,16 +156,18 @@ class SessionManager:
     async def stop(self, session_id: uuid.UUID, *, logout: bool = False) -> bool:
         """Close the session's socket here; False when it was not running here."""
         async with self._locks[session_id]:
-            return await self._stop_locked(session_id, logout=logout)
+            return await self._stop_locked(session_id, logout=logout) is not None
 
-    async def _stop_locked(self, session_id: uuid.UUID, *, logout: bool) -> bool:
+    async def _stop_locked(self, session_id: uuid.UUID, *, logout: bool) -> bool | None:
+        """None when the session did not run here; else whether the logout (if asked) was
+        confirmed."""
         runtime = self._running.pop(session_id, None)
         if runtime is None:
-            return False
+            return None
         await self._stopped(session_id)
-        await runtime.stop(logout=logout)
+        confirmed = await runtime.stop(logout=logout)
         await self._leases.release(session_id)
-        return True
+        return confirmed
 
     async def _stopped(self, session_id: uuid.UUID) -> None:
         for _, stopped in self._watchers:
@@ -175,16 +181,25 @@ class SessionManager:
             await self._transitions.initializing(session_id, "restart")
             return await self._start_locked(session_id)
 
-    async def close(self, session_id: uuid.UUID) -> None:
-        """Stop, log the device out, delete its credentials and every row of the session."""
+    async def close(self, session_id: uuid.UUID, *, force: bool = False) -> bool:
+        """Stop, log the device out, delete its credentials and every row of the session.
+
+        A logout the network did not confirm keeps the session, `failed` with the reason
+        (the device may still be linked), unless `force`. Returns whether it was deleted.
+        """
         async with self._locks[session_id]:
-            if not await self._stop_locked(session_id, logout=True):
-                await self._logout_offline(session_id)
+            confirmed = await self._stop_locked(session_id, logout=True)
+            if confirmed is None:
+                confirmed = await self._logout_offline(session_id)
+            if not confirmed and not force:
+                await self._transitions.logout_failed(session_id, LOGOUT_UNCONFIRMED)
+                return False
             await self._transport.remove_credentials(session_id)
             await self._repo.delete(session_id)
         self._locks.pop(session_id, None)
         self._connected.pop(session_id, None)
         log.info("session %s deleted", session_id)
+        return True
 
     async def pair(self, session_id: uuid.UUID, phone: str) -> str:
         """Ask for a pairing code while the session shows QR codes."""
@@ -222,10 +237,11 @@ class SessionManager:
             await self._stopped(runtime.id)
             await self._leases.release(runtime.id)
 
-    async def _logout_offline(self, session_id: uuid.UUID) -> None:
-        """Log a device out that is not connected here: connect with its credentials first."""
+    async def _logout_offline(self, session_id: uuid.UUID) -> bool:
+        """Log a device out that is not connected here: connect with its credentials first.
+        True when it was confirmed, or nothing was linked."""
         if not await self._transport.has_credentials(session_id):
-            return
+            return True
         connected = asyncio.Event()
 
         async def on_event(event: TransportEvent) -> None:
@@ -239,7 +255,7 @@ class SessionManager:
             await client.connect()
             async with asyncio.timeout(LOGOUT_CONNECT_TIMEOUT_S):
                 await connected.wait()
-            await client.logout()
+            return await client.logout()
         except (TransportError, TimeoutError) as err:
             log.warning(
                 "session %s: could not log the device out (%s); remove it from the phone",
@@ -247,3 +263,4 @@ class SessionManager:
                 err,
             )
             await client.disconnect()
+            return False

@@ -87,25 +87,28 @@ class SessionRuntime:
     def start(self, on_exit: Callable[[SessionRuntime], Awaitable[None]]) -> None:
         self._task = asyncio.create_task(self._supervise(on_exit), name=f"session:{self.id}")
 
-    async def stop(self, *, logout: bool = False) -> None:
-        """End the supervisor and close the socket (logging the device out when asked)."""
+    async def stop(self, *, logout: bool = False) -> bool:
+        """End the supervisor and close the socket (logging the device out when asked);
+        False when a logout was asked and could not be confirmed."""
         self._stopping = True
         self._ended.set()
         if self._task and self._task is not asyncio.current_task():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._close(logout)
+        confirmed = await self._close(logout)
         self.status = "disconnected"
+        return confirmed
 
-    async def _close(self, logout: bool) -> None:
+    async def _close(self, logout: bool) -> bool:
         try:
             if logout:
-                await self.client.logout()
-            else:
-                await self.client.disconnect()
+                return await self.client.logout()
+            await self.client.disconnect()
         except Exception as err:
             log.warning("session %s: closing the connection failed: %s", self.id, err)
+            return not logout
+        return True
 
     # -- events from the client ---------------------------------------------------------
 

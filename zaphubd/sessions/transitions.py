@@ -116,6 +116,21 @@ class Transitions:
             disconnected_at=utcnow(),
         )
 
+    async def logout_failed(self, sid: uuid.UUID, reason: str) -> None:
+        """A deletion whose logout the network did not confirm: the session stays, visible
+        again (not `stopped`), so that the failure is seen and not a silent OK."""
+        await self._apply(
+            sid,
+            "session.logout_failed",
+            {"reason": reason},
+            status="failed",
+            error_message=reason,
+            stopped=False,
+            qr_code=None,
+            qr_expires_at=None,
+            disconnected_at=utcnow(),
+        )
+
     async def logged_out(self, sid: uuid.UUID, reason: str) -> None:
         await self._apply(
             sid,

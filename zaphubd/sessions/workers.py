@@ -103,4 +103,4 @@ class SessionWorkers:
         owner = await self._owner_elsewhere(session_id)
         if owner:
             raise Retry(f"session runs on node {owner}", defer_s=ELSEWHERE_RETRY_S)
-        await self._manager.close(session_id)
+        await self._manager.close(session_id, force=bool(job.data.get("force")))

@@ -89,7 +89,10 @@ class Client(Protocol):
 
     async def disconnect(self) -> None: ...
 
-    async def logout(self) -> None: ...
+    async def logout(self) -> bool:
+        """Unlink the device, close, delete the credentials. True when the network confirmed
+        the device is removed (or nothing was linked); False when it could not be told."""
+        ...
 
     async def pair_phone(self, phone: str) -> str:
         """Ask for a pairing code for `phone` (digits); valid only while QR codes are shown."""

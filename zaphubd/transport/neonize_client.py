@@ -187,19 +187,23 @@ class NeonizeClient:
         if self._attempt is not None:
             await self._stop(self._attempt)
 
-    async def logout(self) -> None:
-        """Unlink the device when connected, close, and delete the credentials."""
+    async def logout(self) -> bool:
+        """Unlink the device when connected, close, and delete the credentials. True only
+        when whatsmeow's logout request succeeded (or no device was ever linked)."""
         attempt = self._attempt
+        confirmed = not await self._transport.has_credentials(self._session_id)
         if attempt is not None and self.is_connected:
             attempt.ended = True  # what follows is ours to know, not to report
             try:
                 async with self._transport.gate.shared("logout"):
                     if not attempt.stopping:  # a stopped client would abort the process
                         await attempt.client.logout()
+                        confirmed = True
             except NeonizeError as err:
                 log.warning("neonize session %s: logout not confirmed: %s", self._session_id, err)
         await self.disconnect()
         await self._transport.remove_credentials(self._session_id)
+        return confirmed
 
     async def pair_phone(self, phone: str) -> str:
         """A pairing code for `phone`: only while this connection shows QR codes."""

@@ -182,21 +182,24 @@ class SimnetClient:
             await self._proxied.close()
             self._proxied = None
 
-    async def logout(self) -> None:
+    async def logout(self) -> bool:
         conn = self._conn
+        confirmed = True
         if conn is not None and self._connected:
             conn.by_us = True
             try:
                 await conn.request({"op": "logout"}, self._transport.request_timeout_s)
             except (Lost, Rejected, TimeoutError) as err:
                 log.warning("simnet session %s: logout not confirmed: %s", self._session_id, err)
+                confirmed = False
             await self._close(conn)
         else:
             await self.disconnect()
             creds = await self._transport.store.load(self._session_id)
             if creds is not None:
-                await self._unlink_offline(creds)
+                confirmed = await self._unlink_offline(creds)
         await self._transport.remove_credentials(self._session_id)
+        return confirmed
 
     async def pair_phone(self, phone: str) -> str:
         conn = self._conn
@@ -289,22 +292,25 @@ class SimnetClient:
             self._conn = None
         await conn.close()
 
-    async def _unlink_offline(self, creds: Frame) -> None:
-        """Unlink a device that is not connected: present its credentials once, to log out."""
+    async def _unlink_offline(self, creds: Frame) -> bool:
+        """Unlink a device that is not connected: present its credentials once, to log out.
+        True once the server said the device is logged out."""
         try:
             ws = await self._open()
         except ConnectFailed as err:
             log.warning("simnet session %s: could not unlink: %s", self._session_id, err)
-            return
+            return False
         try:
             await ws.send_bytes(orjson.dumps([self._hello(creds) | {"logout": True}]))
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                async for _msg in ws:
-                    pass  # the server answers logged_out and closes
+                async for msg in ws:  # the server answers logged_out and closes
+                    if msg.type == aiohttp.WSMsgType.BINARY and _says_logged_out(msg.data):
+                        return True
         except (TimeoutError, aiohttp.ClientError) as err:
             log.warning("simnet session %s: unlink not confirmed: %s", self._session_id, err)
         finally:
             await ws.close()
+        return False
 
     async def _handle(self, conn: Connection, frame: Frame) -> None:
         op = frame["op"]
@@ -383,3 +389,11 @@ async def _download(http: aiohttp.ClientSession, url: URL, max_bytes: int) -> by
             if len(body) > max_bytes:
                 raise MediaUnavailable(f"media is larger than {max_bytes} bytes")
         return bytes(body)
+
+
+def _says_logged_out(data: bytes) -> bool:
+    try:
+        frames = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return any(isinstance(f, dict) and f.get("op") == "logged_out" for f in frames)
