@@ -25,6 +25,7 @@ from zaphubd.cluster.registry import NodeRegistry
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRepo
+from zaphubd.db.lid_map import LidMap
 from zaphubd.db.messages import MessageRepo
 from zaphubd.db.migrations import migrate
 from zaphubd.db.nodes import NodeRepo
@@ -256,7 +257,7 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         wakeups.wake,
         transport.new_message_id if transport.accepts_message_id else None,
     )
-    inbound = InboundHandlers(messages, calls, sink, outcomes)
+    inbound = InboundHandlers(messages, calls, sink, outcomes, LidMap(app[appkeys.DB]))
     handlers = (inbound.message, inbound.receipt, inbound.presence, inbound.call)
     dead = (inbound.message_dead, None, None, None)
     app[QUEUES] += [

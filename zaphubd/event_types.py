@@ -130,6 +130,7 @@ _ALL = (
         timestamp="integer",
         isGroup="boolean",
         quoted="string?",
+        lid="jid?",
     ),
     _event(
         "message.reaction",
@@ -235,6 +236,14 @@ _ALL = (
     ),
     _event(
         "group.joined", "this account joined a group", groupId="jid", subject="string?", by="jid?"
+    ),
+    # Contacts
+    _event(
+        "contact.lid_mapped",
+        "a contact that writes from a LID is now known by its phone number too; messages "
+        "stored from the LID alone now name the phone JID",
+        lid="jid",
+        phone="jid",
     ),
     # Webhooks: recorded in the events API, never delivered to webhooks themselves (a delivery
     # about a delivery would beget another one without end).

@@ -16,7 +16,9 @@ from urllib.parse import quote
 
 from prometheus_client import Counter
 
+from zaphubd import jid
 from zaphubd.db.calls import CallRepo
+from zaphubd.db.lid_map import LidMap
 from zaphubd.db.message_batches import ReceiptUpdate
 from zaphubd.db.messages import MessageRepo
 from zaphubd.event_types import EventType, lookup
@@ -36,6 +38,16 @@ _ABOUT_ANOTHER = {
 }
 
 
+def _lid_and_phone(sender: str, alt: str | None) -> tuple[str | None, str | None]:
+    """(LID, phone JID) of a sender, each None when not given."""
+    lid_suffix, phone_suffix = "@" + jid.LID_SERVER, "@" + jid.USER_SERVER
+    if sender.endswith(lid_suffix):
+        return sender, alt if alt and alt.endswith(phone_suffix) else None
+    if alt and alt.endswith(lid_suffix):
+        return alt, sender if sender.endswith(phone_suffix) else None
+    return None, None
+
+
 def media_url(session_id: uuid.UUID, message_id: str) -> str:
     return f"/api/v1/sessions/{session_id}/messages/{quote(message_id, safe='')}/media"
 
@@ -49,12 +61,18 @@ def _decode(job: Job) -> tuple[uuid.UUID, Any]:
 
 class InboundHandlers:
     def __init__(
-        self, messages: MessageRepo, calls: CallRepo, sink: EventSink, outcomes: Counter
+        self,
+        messages: MessageRepo,
+        calls: CallRepo,
+        sink: EventSink,
+        outcomes: Counter,
+        lids: LidMap,
     ) -> None:
         self._messages = messages
         self._calls = calls
         self._sink = sink
         self._outcomes = outcomes
+        self._lids = lids
         self._order = KeyedOrder()
 
     async def message(self, job: Job) -> None:
@@ -67,12 +85,36 @@ class InboundHandlers:
         if event.from_me:
             await self._from_phone(session_id, event)
             return
+        event, lid = await self._identify(session_id, event)
         values = _inbound_values(session_id, event)
         if event.type in _ABOUT_ANOTHER:
             kind, payload = lookup(_ABOUT_ANOTHER[event.type]), _about_payload(event)
         else:
             kind, payload = lookup("message.received"), received_payload(values, event)
+        if lid is not None:
+            payload["lid"] = values["metadata"]["lid"] = lid
         await self._store(values, kind, payload)
+
+    async def _identify(
+        self, session_id: uuid.UUID, event: MessageIn
+    ) -> tuple[MessageIn, str | None]:
+        """The message with its sender (and a one-to-one chat) as the phone JID whenever
+        that is known, and the contact's LID when it writes from one. A message that brings
+        both teaches the mapping, for the messages that came (and will come) from the LID
+        alone."""
+        lid, phone = _lid_and_phone(event.sender, event.sender_alt)
+        if lid is None:
+            return event, None
+        if phone is not None:
+            if await self._lids.learn(session_id, lid, phone):
+                payload = {"lid": lid, "phone": phone}
+                await self._sink.emit(session_id, "contact.lid_mapped", payload)
+        else:
+            phone = await self._lids.phone_of(session_id, lid)
+        if phone is None:
+            return event, lid
+        chat = phone if event.chat == lid else event.chat
+        return dataclasses.replace(event, sender=phone, chat=chat, sender_alt=lid), lid
 
     async def _from_phone(self, session_id: uuid.UUID, event: MessageIn) -> None:
         """A message the account sent from the phone: stored as outbound `sent`."""

@@ -156,6 +156,7 @@ def _message(frame: Frame) -> MessageIn:
         from_me=bool(frame.get("from_me")),
         is_group=bool(frame.get("is_group")),
         push_name=frame.get("push_name"),
+        sender_alt=frame.get("sender_alt"),
         quoted_id=quoted.get("messageId"),
         mentions=tuple(frame.get("mentions") or ()),
         media=_media_ref(media) if media else None,

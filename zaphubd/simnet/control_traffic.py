@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from aiohttp import web
 
 from zaphubd import jid
@@ -37,6 +39,7 @@ class TrafficRoutes:
         app.router.add_post("/control/presence", self.presence)
         app.router.add_post("/control/call", self.call)
         app.router.add_post("/control/group", self.group)
+        app.router.add_post("/control/lid", self.lid)
 
     async def inbound(self, request: web.Request) -> web.Response:
         """A phone sends a message to a paired account or a group."""
@@ -64,6 +67,27 @@ class TrafficRoutes:
             raise ControlError(400, err.message) from err
         ack = messaging.submit(self.net, env)
         return reply({"id": ack["id"], "timestamp": ack["ts"], "duplicate": ack["duplicate"]})
+
+    async def lid(self, request: web.Request) -> web.Response:
+        """Make `phone` a LID-addressed account: others see it as `lid` (generated when not
+        given), with its phone number only once it shares it (`share_phone`)."""
+        body = await read_body(request, ("phone", "lid", "share_phone"))
+        phone = check.phone(body, "phone")
+        lid = self.net.lids.get(phone) or f"{secrets.randbelow(10**14) + 10**14}@lid"
+        if body.get("lid") is not None:
+            lid = check.required_text(body, "lid", 40)
+            if not lid.endswith("@lid") or not lid[:-4].isdigit():
+                raise ControlError(400, "lid must be <digits>@lid")
+        other = self.net.phone_of_lid(lid)
+        if other is not None and other != phone:
+            raise ControlError(409, f"{lid} is the LID of another account")
+        self.net.lids[phone] = lid
+        if check.flag(body, "share_phone"):
+            self.net.shares_phone.add(phone)
+        else:
+            self.net.shares_phone.discard(phone)
+        self.net.changed()
+        return reply({"phone": phone, "lid": lid, "share_phone": phone in self.net.shares_phone})
 
     async def receipt(self, request: web.Request) -> web.Response:
         """The account `phone` got or read a message it received."""

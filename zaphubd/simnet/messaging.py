@@ -81,8 +81,11 @@ def submit(net: Network, env: Envelope, status_jids: tuple[str, ...] = ()) -> Fr
     if env.body.blob is not None:
         net.media.put(env.body.content["sha256"], env.body.blob, env.body.content["mimeType"])
     # Every recipient sees the same chat: the group, the status list, or the sender.
-    chat = env.to if _is_shared_chat(env.to) else jid.user_jid(env.sender)
-    frame = message_frame(env, chat, from_me=False)
+    seen_as, phone_jid = net.as_seen(env.sender)
+    chat = env.to if _is_shared_chat(env.to) else seen_as
+    frame = message_frame(env, chat, from_me=False) | {"sender": seen_as}
+    if phone_jid is not None:
+        frame["sender_alt"] = phone_jid
     for phone in readers:
         _store_and_deliver(net, env, phone, chat, frame)
     _copy_to_own_devices(net, env)
@@ -105,6 +108,11 @@ def recipients(net: Network, env: Envelope, status_jids: tuple[str, ...]) -> lis
         if env.device_id is not None and env.sender not in group.members:
             raise OpError("not_member", f"{env.sender} is not a member of {env.to}")
         return sorted(group.members - {env.sender})
+    if env.to.endswith("@" + jid.LID_SERVER):
+        phone = net.phone_of_lid(env.to)
+        if phone is None:
+            raise OpError("unknown_lid", f"no account has the LID {env.to}")
+        return [phone]
     return [jid.phone_of(env.to)]
 
 

@@ -57,6 +57,10 @@ class Network:
         self.watchers: dict[str, set[str]] = {}  # phone -> devices subscribed to its presence
         self.activity: dict[str, deque[dict[str, Any]]] = {}
         self.connections: dict[str, deque[dict[str, Any]]] = {}
+        #: LID-addressed accounts (WhatsApp's privacy addressing): phone -> its LID JID,
+        #: and the phones whose number is shared along with the LID.
+        self.lids: dict[str, str] = {}
+        self.shares_phone: set[str] = set()
 
     def changed(self) -> None:
         self.on_change()
@@ -70,6 +74,19 @@ class Network:
         self.fault_sends = 0
         self.stats = Stats()
         self.changed()
+
+    # -- LIDs -------------------------------------------------------------------------------
+
+    def phone_of_lid(self, lid: str) -> str | None:
+        return next((phone for phone, known in self.lids.items() if known == lid), None)
+
+    def as_seen(self, phone: str) -> tuple[str, str | None]:
+        """How an account appears to others: its LID (with its phone JID when it shares its
+        number) if it is LID-addressed, else its phone JID alone."""
+        lid = self.lids.get(phone)
+        if lid is None:
+            return user_jid(phone), None
+        return lid, user_jid(phone) if phone in self.shares_phone else None
 
     # -- devices --------------------------------------------------------------------------
 

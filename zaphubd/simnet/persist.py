@@ -39,6 +39,8 @@ def snapshot(net: Network) -> dict[str, Any]:
         "groups": [g.as_dict() for g in net.groups.values()],
         "activity": {phone: list(entries) for phone, entries in net.activity.items()},
         "media": net.media.mime_types,
+        "lids": net.lids,
+        "shares_phone": sorted(net.shares_phone),
     }
 
 
@@ -75,6 +77,8 @@ def restore(net: Network, data: dict[str, Any], media_dir: Path) -> None:
         if blob_path.is_file():
             net.media.put(sha256, blob_path.read_bytes(), mime_type)
     net.media.unsaved.clear()
+    net.lids = dict(data.get("lids", {}))
+    net.shares_phone = set(data.get("shares_phone", ()))
 
 
 def _restore_device(net: Network, item: dict[str, Any]) -> None:

@@ -1,0 +1,43 @@
+"""A session's LID -> phone JID mappings (sql/010), and what learning one changes."""
+
+from __future__ import annotations
+
+import uuid
+
+from zaphubd.db.database import Database
+
+
+class LidMap:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def phone_of(self, session_id: uuid.UUID, lid: str) -> str | None:
+        phone: str | None = await self._db.fetchval(
+            "SELECT phone_jid FROM lid_map WHERE session_id = $1 AND lid = $2", session_id, lid
+        )
+        return phone
+
+    async def learn(self, session_id: uuid.UUID, lid: str, phone: str) -> bool:
+        """Record the mapping; True when it is new (or changed). Messages stored from the
+        LID alone get the phone JID from now on, in the same transaction."""
+        async with self._db.transaction() as conn:
+            changed = await conn.fetchval(
+                """INSERT INTO lid_map (session_id, lid, phone_jid) VALUES ($1, $2, $3)
+                   ON CONFLICT (session_id, lid) DO UPDATE SET phone_jid = EXCLUDED.phone_jid,
+                       learned_at = now()
+                   WHERE lid_map.phone_jid IS DISTINCT FROM EXCLUDED.phone_jid
+                   RETURNING true""",
+                session_id,
+                lid,
+                phone,
+            )
+            if changed:
+                await conn.execute(
+                    """UPDATE messages SET from_jid = $3,
+                           metadata = metadata || jsonb_build_object('lid', $2::text)
+                       WHERE session_id = $1 AND direction = 'inbound' AND from_jid = $2""",
+                    session_id,
+                    lid,
+                    phone,
+                )
+        return bool(changed)
