@@ -246,8 +246,8 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
     lanes.attach(manager)
     wakeups = app[appkeys.WAKEUPS]
     wakeups.handle("send", lanes.wake)
-    outcomes = app[appkeys.METRICS].inbound_messages
-    manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager, outcomes))
+    outcomes, lids = app[appkeys.METRICS].inbound_messages, LidMap(app[appkeys.DB])
+    manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager, outcomes, lids))
     app[appkeys.MESSAGE_REPO], app[appkeys.CALL_REPO], app[appkeys.LANES] = messages, calls, lanes
     app[appkeys.SEND_BACKLOG] = BacklogView(lanes.outbox, lanes)
     app[appkeys.SEND_INTAKE] = SendIntake(
@@ -257,7 +257,7 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         wakeups.wake,
         transport.new_message_id if transport.accepts_message_id else None,
     )
-    inbound = InboundHandlers(messages, calls, sink, outcomes, LidMap(app[appkeys.DB]))
+    inbound = InboundHandlers(messages, calls, sink, outcomes, lids)
     handlers = (inbound.message, inbound.receipt, inbound.presence, inbound.call)
     dead = (inbound.message_dead, None, None, None)
     app[QUEUES] += [

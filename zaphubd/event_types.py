@@ -59,6 +59,13 @@ _ALL = (
     ),
     _event("session.logged_out", "the device was removed; credentials deleted", reason="string"),
     _event(
+        "session.history_synced",
+        "WhatsApp handed over past messages (one chunk): they are stored, without "
+        "message.received events",
+        conversations="integer",
+        messages="integer",
+    ),
+    _event(
         "session.logout_failed",
         "a deletion's logout was not confirmed: the session is kept, failed (delete again "
         "with ?force=true once the device is removed on the phone)",

@@ -66,8 +66,8 @@ class Metrics:
         )
         self.inbound_messages = Counter(
             "zaphubd_inbound_messages",
-            "Inbound messages by outcome: stored, duplicate (seen before), undecryptable, "
-            "unsupported, store_failed",
+            "Inbound messages by outcome: stored, history (stored from a history sync), "
+            "duplicate (seen before), undecryptable, unsupported, store_failed",
             ["outcome"],
             registry=reg,
         )

@@ -21,6 +21,7 @@ from zaphubd.transport.events import (
     ChatPresence,
     Connected,
     GroupChange,
+    HistorySync,
     KeepAlive,
     MediaRef,
     MessageIn,
@@ -515,3 +516,53 @@ async def test_a_message_the_mapper_cannot_read_is_reported_as_unsupported(
     assert isinstance(event, MessageUnreadable)
     assert (event.id, event.reason) == ("3EB0ABCDEF", "unsupported")
     assert "IndexError" in event.detail and "hi" not in event.detail  # never the body
+
+
+# -- history sync -------------------------------------------------------------------------
+
+
+async def test_a_history_sync_chunk_becomes_past_messages_and_lid_mappings(
+    session: Session,
+) -> None:
+    from neonize.proto.waHistorySync import WAWebProtobufsHistorySync_pb2 as hs
+    from neonize.proto.waWeb import WAWebProtobufsWeb_pb2 as web
+
+    def past(msg_id: str, text: str, from_me: bool = False, chat: str = ANA) -> Any:
+        return hs.HistorySyncMsg(
+            message=web.WebMessageInfo(
+                key=MessageKey(remoteJID=chat, fromMe=from_me, ID=msg_id),
+                message=wa.Message(conversation=text),
+                messageTimestamp=1_767_225_600,
+                pushName="Ana",
+            )
+        )
+
+    plumbing = hs.HistorySyncMsg(
+        message=web.WebMessageInfo(
+            key=MessageKey(remoteJID=ANA, fromMe=False, ID="3EB0KEYS"),
+            message=wa.Message(
+                senderKeyDistributionMessage=wa.SenderKeyDistributionMessage(groupID="x")
+            ),
+            messageTimestamp=1_767_225_600,
+        )
+    )
+    data = hs.HistorySync(
+        syncType=hs.HistorySync.INITIAL_BOOTSTRAP,
+        conversations=[
+            hs.Conversation(ID=ANA, messages=[past("3EB0OLD1", "old"), plumbing]),
+            hs.Conversation(ID=ANA, messages=[past("3EB0OLD2", "mine", from_me=True)]),
+        ],
+        phoneNumberToLidMappings=[
+            hs.PhoneNumberToLIDMapping(pnJID=ANA, lidJID="987654321012345@lid")
+        ],
+    )
+    attempt = await session.connected()
+    (event,) = await session.feed(attempt, npb.HistorySync(Data=data))
+    assert isinstance(event, HistorySync)
+    assert event.conversations == 2
+    assert [(m.id, m.content, m.from_me, m.history) for m in event.messages] == [
+        ("3EB0OLD1", {"text": "old"}, False, True),
+        ("3EB0OLD2", {"text": "mine"}, True, True),
+    ]
+    assert event.messages[0].sender == ANA and event.messages[0].chat == ANA
+    assert event.lid_mappings == (("987654321012345@lid", ANA),)

@@ -226,6 +226,17 @@ class MessageRepo:
         )
         return EventRow.from_record(record) if record else None
 
+    async def insert_history(self, values: dict[str, Any]) -> bool:
+        """Store a message from a history sync, without an event (it is not news); False
+        when it was stored before."""
+        names = ", ".join(values)
+        params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+        status = await self._db.execute(
+            f"INSERT INTO messages ({names}) VALUES ({params}) ON CONFLICT DO NOTHING",
+            *values.values(),
+        )
+        return status.endswith(" 1")
+
     async def sent_by_us(self, session_id: uuid.UUID, wa_id: str) -> bool:
         return bool(
             await self._db.fetchval(

@@ -82,6 +82,9 @@ class InboundHandlers:
             await self._message(session_id, event)
 
     async def _message(self, session_id: uuid.UUID, event: MessageIn) -> None:
+        if event.history:
+            await self._history(session_id, event)
+            return
         if event.from_me:
             await self._from_phone(session_id, event)
             return
@@ -115,6 +118,19 @@ class InboundHandlers:
             return event, lid
         chat = phone if event.chat == lid else event.chat
         return dataclasses.replace(event, sender=phone, chat=chat, sender_alt=lid), lid
+
+    async def _history(self, session_id: uuid.UUID, event: MessageIn) -> None:
+        """A message from before this device was linked: stored as it was (received, or
+        sent from the phone), with no event: a history sync is not news."""
+        event, lid = await self._identify(session_id, event)
+        values = _inbound_values(session_id, event)
+        values["metadata"] = {**values["metadata"], "history": True}
+        if lid is not None:
+            values["metadata"]["lid"] = lid
+        if event.from_me:
+            values |= {"direction": "outbound", "status": "sent", "sent_at": event.timestamp}
+        stored = await self._messages.insert_history(values)
+        self._outcomes.labels("history" if stored else "duplicate").inc()
 
     async def _from_phone(self, session_id: uuid.UUID, event: MessageIn) -> None:
         """A message the account sent from the phone: stored as outbound `sent`."""

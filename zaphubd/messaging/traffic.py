@@ -13,6 +13,7 @@ import uuid
 
 from prometheus_client import Counter
 
+from zaphubd.db.lid_map import LidMap
 from zaphubd.eventsink import EventSink
 from zaphubd.messaging.wire import to_job
 from zaphubd.queue import keys
@@ -22,6 +23,7 @@ from zaphubd.transport.events import (
     Call,
     ChatPresence,
     GroupChange,
+    HistorySync,
     MessageIn,
     MessageUnreadable,
     Presence,
@@ -30,6 +32,7 @@ from zaphubd.transport.events import (
 )
 
 log = logging.getLogger("zaphubd.messaging.traffic")
+HISTORY_BATCH = 500
 
 
 class TrafficRouter:
@@ -39,11 +42,13 @@ class TrafficRouter:
         sink: EventSink,
         manager: SessionManager,
         inbound_outcomes: Counter,
+        lids: LidMap,
     ) -> None:
         self._publisher = publisher
         self._sink = sink
         self._manager = manager
         self._outcomes = inbound_outcomes
+        self._lids = lids
 
     async def __call__(self, session_id: uuid.UUID, event: TransportEvent) -> None:
         if isinstance(event, MessageIn):
@@ -55,6 +60,8 @@ class TrafficRouter:
             )
         elif isinstance(event, MessageUnreadable):
             await self._unreadable(session_id, event)
+        elif isinstance(event, HistorySync):
+            await self._history(session_id, event)
         elif isinstance(event, Receipt):
             await self._publisher.publish(keys.RECEIPT_EVENTS, to_job(session_id, event))
         elif isinstance(event, Presence | ChatPresence):
@@ -63,6 +70,19 @@ class TrafficRouter:
             await self._on_call(session_id, event)
         elif isinstance(event, GroupChange):
             await self._on_group(session_id, event)
+
+    async def _history(self, session_id: uuid.UUID, sync: HistorySync) -> None:
+        """A history chunk: its mappings learned, its messages queued to be stored like any
+        other (durably, in order), and one event that says how much came."""
+        for lid, phone in sync.lid_mappings:
+            await self._lids.learn(session_id, lid, phone)
+        jobs = [(None, to_job(session_id, m)) for m in sync.messages]
+        for start in range(0, len(jobs), HISTORY_BATCH):
+            await self._publisher.publish_many(
+                keys.MESSAGE_RECEIVE, jobs[start : start + HISTORY_BATCH]
+            )
+        payload = {"conversations": sync.conversations, "messages": len(sync.messages)}
+        await self._sink.emit(session_id, "session.history_synced", payload)
 
     async def _unreadable(self, session_id: uuid.UUID, event: MessageUnreadable) -> None:
         """Recorded where an operator looks (events, webhooks, the log, /metrics): a message

@@ -7,6 +7,7 @@ Only the simnet transport uses this; what it produces are the transport-independ
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast, get_args
@@ -19,6 +20,7 @@ from zaphubd.transport.events import (
     ChatPresenceState,
     GroupAction,
     GroupChange,
+    HistorySync,
     InboundType,
     MediaRef,
     MessageIn,
@@ -204,8 +206,16 @@ def _undecryptable(frame: Frame) -> MessageUnreadable:
     )
 
 
+def _history(frame: Frame) -> HistorySync:
+    messages = tuple(
+        dataclasses.replace(_message(m), history=True) for m in frame.get("messages") or ()
+    )
+    return HistorySync(messages=messages, conversations=int(frame.get("conversations", 0)))
+
+
 _QUEUED: dict[str, Callable[[Frame], TransportEvent]] = {
     "message": _message,
+    "history": _history,
     "undecryptable": _undecryptable,
     "receipt": _receipt,
     "group": _group,

@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 
+from zaphubd.simnet import messaging
 from zaphubd.simnet.link import Link
 from zaphubd.simnet.network import Network
 from zaphubd.simnet.protocol import OpError
@@ -93,3 +94,6 @@ async def complete_pairing(net: Network, link: Link, phone: str, push_name: str 
     creds = net.pair(link.device, phone, push_name)
     link.push({"op": "paired", "creds": creds})
     net.go_online(link)
+    history = messaging.history_frame(net, phone)
+    if history is not None:  # what the account received before this device was linked
+        net.deliver(link.device.device_id, history)

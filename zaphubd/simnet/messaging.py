@@ -175,6 +175,38 @@ def retry(net: Network, device: Device, message_id: str) -> bool:
     return True
 
 
+#: How many of an account's past messages a newly linked device gets (WhatsApp's initial
+#: history sync sends the recent ones).
+HISTORY_KEEP = 100
+
+
+def history_frame(net: Network, phone: str) -> Frame | None:
+    """The history sync a newly linked device of `phone` gets: the account's last
+    HISTORY_KEEP received messages, by chat; None when there are none."""
+    entries = net.mailbox(phone).entries[-HISTORY_KEEP:]
+    if not entries:
+        return None
+    messages = [
+        {
+            "id": e.id,
+            "chat": e.chat,
+            "sender": e.sender,
+            "type": e.type,
+            "content": e.content,
+            "ts": e.timestamp,
+            "push_name": e.push_name,
+            "from_me": False,
+            "is_group": jid.is_group(e.chat),
+            "quoted": e.quoted,
+            "mentions": list(e.mentions),
+            "media": None,
+        }
+        for e in entries
+    ]
+    chats = {e.chat for e in entries}
+    return {"op": "ev", "kind": "history", "conversations": len(chats), "messages": messages}
+
+
 def _copy_to_own_devices(net: Network, env: Envelope) -> None:
     # WhatsApp shows a message sent from one device (or the phone) on the account's others.
     others = net.accounts.get(env.sender, set()) - {env.device_id}

@@ -133,6 +133,19 @@ class MessageIn:
     quoted_id: str | None = None
     mentions: tuple[str, ...] = ()
     media: MediaRef | None = None
+    #: From a history sync (what the account had before this device was linked): stored,
+    #: not announced as news.
+    history: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySync:
+    """Past messages WhatsApp hands a newly linked device (one chunk of them), and the
+    LID -> phone mappings it knows."""
+
+    messages: tuple[MessageIn, ...]
+    conversations: int
+    lid_mappings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +211,7 @@ TransportEvent = (
     | KeepAlive
     | MessageIn
     | MessageUnreadable
+    | HistorySync
     | Receipt
     | Presence
     | ChatPresence

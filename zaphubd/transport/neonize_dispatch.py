@@ -97,6 +97,7 @@ class Dispatcher:
             nev.KeepAliveRestoredEv: self._keepalive(ok=True),
             nev.MessageEv: self._traffic(inbound.map_message_safely),
             UndecryptableMessageEv: self._traffic(inbound.map_undecryptable),
+            nev.HistorySyncEv: self._traffic(inbound.map_history_sync),
             nev.ReceiptEv: self._traffic(updates.map_receipt),
             nev.PresenceEv: self._traffic(updates.map_presence),
             nev.ChatPresenceEv: self._traffic(updates.map_chat_presence),

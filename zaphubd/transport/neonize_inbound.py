@@ -19,6 +19,7 @@ from typing import Any
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as waE2E
 
 from zaphubd.transport.events import (
+    HistorySync,
     InboundType,
     MediaRef,
     MessageIn,
@@ -116,6 +117,52 @@ def map_message_safely(ev: Any) -> list[TransportEvent]:
         return map_message(ev)
     except Exception as err:  # a shape of message nobody here has seen: say so
         return [_unreadable(ev.Info, "unsupported", f"could not read it ({type(err).__name__})")]
+
+
+#: Messages taken from one history sync chunk, at most (WhatsApp's chunks are far smaller).
+HISTORY_CHUNK_MAX = 20_000
+
+
+def map_history_sync(ev: Any) -> list[TransportEvent]:
+    """A `HistorySync` chunk: its conversations' messages (what WhatsApp plumbing leaves
+    unreadable is skipped, as for live ones) and the LID mappings it carries."""
+    data = ev.Data
+    messages: list[MessageIn] = []
+    for conversation in data.conversations:
+        for item in conversation.messages:
+            message = _history_message(conversation.ID, item.message)
+            if message is not None and len(messages) < HISTORY_CHUNK_MAX:
+                messages.append(message)
+    mappings = tuple(
+        (m.lidJID, m.pnJID) for m in data.phoneNumberToLidMappings if m.lidJID and m.pnJID
+    )
+    return [HistorySync(tuple(messages), len(data.conversations), mappings)]
+
+
+def _history_message(chat: str, info: Any) -> MessageIn | None:
+    """A `WebMessageInfo` of a history sync, as a `MessageIn` flagged `history`."""
+    decoded = decode_content(info.message)
+    if decoded is None or not info.key.ID:
+        return None
+    kind, content, media, context = decoded
+    chat = info.key.remoteJID or chat
+    is_group = chat.endswith("@g.us")
+    sender = (info.key.participant or info.participant) if is_group else chat
+    return MessageIn(
+        id=info.key.ID,
+        chat=chat,
+        sender=sender or chat,
+        type=kind,
+        content=content,
+        timestamp=to_datetime(info.messageTimestamp),
+        from_me=info.key.fromMe,
+        is_group=is_group,
+        push_name=_text(info.pushName),
+        quoted_id=_text(context.stanzaID) if context is not None else None,
+        mentions=tuple(context.mentionedJID) if context is not None else (),
+        media=media,
+        history=True,
+    )
 
 
 def map_undecryptable(ev: Any) -> list[TransportEvent]:
