@@ -175,6 +175,7 @@ _ALL = (
             participant="jid?",
             receiptType="string",
             timestamp="integer",
+            lid="jid?",
         )
         for kind, text in (
             ("delivered", "a message we sent reached the recipient's device"),
@@ -188,6 +189,7 @@ _ALL = (
         jid="jid",
         available="boolean",
         lastSeen="datetime?",
+        lid="jid?",
     ),
     _event(
         "chat.presence",
@@ -195,6 +197,7 @@ _ALL = (
         chatId="jid",
         from_="jid",
         state="string",
+        lid="jid?",
     ),
     # Calls
     *(
@@ -207,6 +210,7 @@ _ALL = (
             isGroup="boolean",
             timestamp="datetime",
             reason="string?",
+            lid="jid?",
         )
         for action, text in (
             ("offer", "is offered to us"),

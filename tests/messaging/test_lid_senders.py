@@ -89,3 +89,46 @@ async def test_a_send_to_a_lid_reaches_the_contact(gateway: StartGateway) -> Non
         return texts or None
 
     assert await eventually(delivered, 15) == ["to the lid"]
+
+
+async def test_receipts_presence_calls_and_groups_name_the_phone_too(
+    gateway: StartGateway,
+) -> None:
+    gw = await gateway()
+    sid = (await gw.connect(ME))["id"]
+    await gw.net.post("/control/lid", {"phone": CONTACT, "lid": LID, "share_phone": True})
+    await write(gw, "LID-C1")  # teaches the mapping
+    await received(gw, sid, "LID-C1")
+    await gw.net.post("/control/lid", {"phone": CONTACT, "share_phone": False})  # LID only now
+
+    body = {"messageId": "to-contact", "to": CONTACT, "text": "hello"}
+    assert (await gw.api.post(f"/api/v1/sessions/{sid}/messages", json=body)).status == 201
+    subscribe = await gw.api.post(
+        f"/api/v1/sessions/{sid}/presence/subscribe", json={"jid": PHONE_JID}
+    )
+    assert subscribe.status == 200, await subscribe.text()
+    await gw.net.post("/control/presence", {"phone": CONTACT, "presence": "available"})
+    await gw.net.post("/control/call", {"from": CONTACT, "to": ME, "action": "offer"})
+    group = {
+        "group": "120363000000000111@g.us",
+        "action": "create",
+        "participants": [ME, CONTACT],
+        "by": CONTACT,
+    }
+    await gw.net.post("/control/group", group)
+
+    wanted = {
+        "message.receipt.delivered": ("remoteJid", PHONE_JID),
+        "presence.update": ("jid", PHONE_JID),
+        "call.offer": ("from", PHONE_JID),
+    }
+
+    async def all_seen() -> dict[str, dict[str, Any]] | None:
+        seen = {e["event_type"]: e["payload"] for e in await gw.events(sid)}
+        return seen if set(wanted) | {"group.joined"} <= set(seen) else None
+
+    seen = await eventually(all_seen, 15)
+    for event_type, (field, value) in wanted.items():
+        assert seen[event_type][field] == value, (event_type, seen[event_type])
+        assert seen[event_type]["lid"] == LID, (event_type, seen[event_type])
+    assert seen["group.joined"]["by"] == PHONE_JID

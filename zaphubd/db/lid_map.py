@@ -17,6 +17,15 @@ class LidMap:
         )
         return phone
 
+    async def resolve(
+        self, session_id: uuid.UUID, address: str | None
+    ) -> tuple[str | None, str | None]:
+        """(what to show, the LID): a LID with a known phone JID becomes that phone JID;
+        anything else stays as it is. The LID is None when `address` is not one."""
+        if not address or not address.endswith("@lid"):
+            return address, None
+        return (await self.phone_of(session_id, address)) or address, address
+
     async def learn(self, session_id: uuid.UUID, lid: str, phone: str) -> bool:
         """Record the mapping; True when it is new (or changed). Messages stored from the
         LID alone get the phone JID from now on, in the same transaction."""

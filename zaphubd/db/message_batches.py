@@ -161,6 +161,8 @@ class ReceiptUpdate:
     at: datetime
     chat: str
     participant: str | None
+    #: The contact's LID when the receipt came from it (its phone JID is then `chat`).
+    lid: str | None = None
 
 
 # Forward only: a status moves to `delivered` or `read` only from a lower rank, never from
@@ -229,6 +231,11 @@ async def _apply(db: Database, rows: list[tuple[ReceiptUpdate, str]]) -> list[Ev
         [u.status for u, _ in rows],
         [u.at for u, _ in rows],
         [u.chat for u, _ in rows],
-        [{"participant": u.participant} if u.participant else {} for u, _ in rows],
+        [_receipt_extra(u) for u, _ in rows],
     )
     return [EventRow.from_record(r) for r in records]
+
+
+def _receipt_extra(update: ReceiptUpdate) -> dict[str, str]:
+    extra = {"participant": update.participant} if update.participant else {}
+    return extra | ({"lid": update.lid} if update.lid else {})

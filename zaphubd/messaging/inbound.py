@@ -38,6 +38,10 @@ _ABOUT_ANOTHER = {
 }
 
 
+def _with_lid(payload: dict[str, Any], lid: str | None) -> dict[str, Any]:
+    return payload | {"lid": lid} if lid else payload
+
+
 def _lid_and_phone(sender: str, alt: str | None) -> tuple[str | None, str | None]:
     """(LID, phone JID) of a sender, each None when not given."""
     lid_suffix, phone_suffix = "@" + jid.LID_SERVER, "@" + jid.USER_SERVER
@@ -186,13 +190,16 @@ class InboundHandlers:
     async def _receipt(self, session_id: uuid.UUID, event: Receipt) -> None:
         """Messages that moved forward get their event (in the same statement); unknown ids
         and messages already at this status or beyond have nothing new to tell."""
+        chat, lid = await self._lids.resolve(session_id, event.chat)
+        participant, participant_lid = await self._lids.resolve(session_id, event.participant)
         update = ReceiptUpdate(
             session_id,
             event.message_ids,
             "delivered" if event.type == "delivered" else "read",
             event.timestamp,
-            event.chat,
-            event.participant,
+            chat or event.chat,
+            participant,
+            lid or participant_lid,
         )
         for row in await self._messages.apply_receipt(update):
             await self._sink.notify(row)
@@ -200,11 +207,14 @@ class InboundHandlers:
     async def presence(self, job: Job) -> None:
         session_id, event = _decode(job)
         if isinstance(event, Presence):
-            payload = {"jid": event.jid, "available": event.available, "lastSeen": event.last_seen}
-            await self._sink.emit(session_id, "presence.update", payload)
+            shown, lid = await self._lids.resolve(session_id, event.jid)
+            payload = {"jid": shown, "available": event.available, "lastSeen": event.last_seen}
+            await self._sink.emit(session_id, "presence.update", _with_lid(payload, lid))
         elif isinstance(event, ChatPresence):
-            payload = {"chatId": event.chat, "from": event.sender, "state": event.state}
-            await self._sink.emit(session_id, "chat.presence", payload)
+            sender, lid = await self._lids.resolve(session_id, event.sender)
+            chat = sender if event.chat == lid else event.chat
+            payload = {"chatId": chat, "from": sender, "state": event.state}
+            await self._sink.emit(session_id, "chat.presence", _with_lid(payload, lid))
 
     async def call(self, job: Job) -> None:
         session_id, event = _decode(job)
@@ -213,6 +223,8 @@ class InboundHandlers:
             await self._call(session_id, event, bool(job.data.get("rejected_by_us")))
 
     async def _call(self, session_id: uuid.UUID, event: Call, rejected: bool) -> None:
+        caller, lid = await self._lids.resolve(session_id, event.caller)
+        event = dataclasses.replace(event, caller=caller or event.caller)
         await self._calls.record(
             session_id,
             event.call_id,
@@ -231,6 +243,7 @@ class InboundHandlers:
             "timestamp": event.timestamp,
             "reason": event.reason,
         }
+        payload = _with_lid(payload, lid)
         await self._sink.emit(session_id, f"call.{event.action}", payload)
         if rejected:
             payload = payload | {"reason": "rejected automatically (rejectCalls)"}

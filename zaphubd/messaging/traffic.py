@@ -8,6 +8,7 @@ while the call is still ringing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
@@ -84,6 +85,14 @@ class TrafficRouter:
         payload = {"conversations": sync.conversations, "messages": len(sync.messages)}
         await self._sink.emit(session_id, "session.history_synced", payload)
 
+    async def _phones_for_lids(self, session_id: uuid.UUID, change: GroupChange) -> GroupChange:
+        """Participants and author by phone JID where the session knows their LID's."""
+        participants = [
+            (await self._lids.resolve(session_id, p))[0] or p for p in change.participants
+        ]
+        by = (await self._lids.resolve(session_id, change.by))[0] if change.by else change.by
+        return dataclasses.replace(change, participants=tuple(participants), by=by)
+
     async def _unreadable(self, session_id: uuid.UUID, event: MessageUnreadable) -> None:
         """Recorded where an operator looks (events, webhooks, the log, /metrics): a message
         that reached the account must never vanish without a trace."""
@@ -127,6 +136,7 @@ class TrafficRouter:
         return True
 
     async def _on_group(self, session_id: uuid.UUID, change: GroupChange) -> None:
+        change = await self._phones_for_lids(session_id, change)
         if change.action in ("add", "remove", "promote", "demote"):
             await self._sink.emit(
                 session_id,

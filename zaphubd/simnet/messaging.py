@@ -246,7 +246,7 @@ def message_frame(env: Envelope, chat: str, from_me: bool) -> Frame:
 
 
 def _delivered_receipt(net: Network, env: Envelope, reader: str) -> None:
-    chat = env.to if _is_shared_chat(env.to) else jid.user_jid(reader)
+    chat = env.to if _is_shared_chat(env.to) else net.as_seen(reader)[0]
     _send_receipt(net, env.sender, [env.id], chat, reader, "delivered")
 
 
@@ -255,14 +255,14 @@ def _receipt_for_entry(net: Network, reader: str, entry: MailboxEntry, kind: str
         entry.status = "read"
         entry.read_at = now_ms()
         net.changed()
-    chat = entry.chat if _is_shared_chat(entry.chat) else jid.user_jid(reader)
+    chat = entry.chat if _is_shared_chat(entry.chat) else net.as_seen(reader)[0]
     _send_receipt(net, jid.phone_of(entry.sender), [entry.id], chat, reader, kind)
 
 
 def _send_receipt(
     net: Network, to_phone: str, ids: list[str], chat: str, reader: str, kind: str
 ) -> None:
-    reader_jid = jid.user_jid(reader)
+    reader_jid = net.as_seen(reader)[0]  # a LID-addressed reader shows as its LID
     frame = {
         "op": "ev",
         "kind": "receipt",

@@ -29,7 +29,7 @@ def account_presence(net: Network, phone: str, available: bool, to: str | None =
         watchers = watchers & net.accounts.get(jid.phone_of(to), set())
     frame = {
         "op": "presence",
-        "jid": jid.user_jid(phone),
+        "jid": net.as_seen(phone)[0],
         "available": available,
         "last_seen": None if available else now_ms(),
     }
@@ -44,13 +44,13 @@ def chat_presence(net: Network, phone: str, to: str, state: str) -> int:
         chat = to
     else:
         targets = _devices_of(net, {jid.phone_of(to)} - {phone})
-        chat = jid.user_jid(phone)
-    frame = {"op": "chat_presence", "chat": chat, "sender": jid.user_jid(phone), "state": state}
+        chat = net.as_seen(phone)[0]
+    frame = {"op": "chat_presence", "chat": chat, "sender": net.as_seen(phone)[0], "state": state}
     return net.notify(targets, frame)
 
 
 def subscribe(net: Network, device: Device, target: str) -> None:
-    phone = jid.phone_of(target)
+    phone = (net.phone_of_lid(target) or "") if target.endswith("@lid") else jid.phone_of(target)
     device.subscriptions.add(phone)
     net.watchers.setdefault(phone, set()).add(device.device_id)
     net.record(device, "subscribe", jid=jid.user_jid(phone))
@@ -62,7 +62,7 @@ def call(net: Network, caller: str, callee: str, action: str, **options: Any) ->
     frame = {
         "op": "call",
         "call_id": call_id,
-        "caller": jid.user_jid(caller),
+        "caller": net.as_seen(caller)[0],
         "action": action,
         "ts": now_ms(),
         "is_video": bool(options.get("video", False)),
@@ -91,8 +91,8 @@ def change_group(
         "kind": "group",
         "group": group.jid,
         "action": action,
-        "participants": [jid.user_jid(p) for p in participants],
-        "by": jid.user_jid(by) if by else None,
+        "participants": [net.as_seen(p)[0] for p in participants],
+        "by": net.as_seen(by)[0] if by else None,
         "subject": group.subject if action in ("joined", "subject") else None,
     }
     for phone in sorted(told):
