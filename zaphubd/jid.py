@@ -46,5 +46,14 @@ def is_group(jid: str) -> bool:
     return jid.endswith("@" + GROUP_SERVER)
 
 
+def is_lid(jid: str | None) -> bool:
+    return bool(jid) and str(jid).endswith("@" + LID_SERVER)
+
+
+def is_user(jid: str | None) -> bool:
+    """A phone-number JID (`<digits>@s.whatsapp.net`)."""
+    return bool(jid) and str(jid).endswith("@" + USER_SERVER)
+
+
 def user_jid(phone: str) -> str:
     return f"{phone}@{USER_SERVER}"

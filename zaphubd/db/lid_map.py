@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from zaphubd import jid
 from zaphubd.db.database import Database
 
 
@@ -22,7 +23,7 @@ class LidMap:
     ) -> tuple[str | None, str | None]:
         """(what to show, the LID): a LID with a known phone JID becomes that phone JID;
         anything else stays as it is. The LID is None when `address` is not one."""
-        if not address or not address.endswith("@lid"):
+        if not jid.is_lid(address):
             return address, None
         return (await self.phone_of(session_id, address)) or address, address
 

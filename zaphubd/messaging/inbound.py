@@ -44,11 +44,10 @@ def _with_lid(payload: dict[str, Any], lid: str | None) -> dict[str, Any]:
 
 def _lid_and_phone(sender: str, alt: str | None) -> tuple[str | None, str | None]:
     """(LID, phone JID) of a sender, each None when not given."""
-    lid_suffix, phone_suffix = "@" + jid.LID_SERVER, "@" + jid.USER_SERVER
-    if sender.endswith(lid_suffix):
-        return sender, alt if alt and alt.endswith(phone_suffix) else None
-    if alt and alt.endswith(lid_suffix):
-        return alt, sender if sender.endswith(phone_suffix) else None
+    if jid.is_lid(sender):
+        return sender, alt if jid.is_user(alt) else None
+    if jid.is_lid(alt):
+        return alt, sender if jid.is_user(sender) else None
     return None, None
 
 

@@ -76,7 +76,7 @@ class TrafficRoutes:
         lid = self.net.lids.get(phone) or f"{secrets.randbelow(10**14) + 10**14}@lid"
         if body.get("lid") is not None:
             lid = check.required_text(body, "lid", 40)
-            if not lid.endswith("@lid") or not lid[:-4].isdigit():
+            if not jid.is_lid(lid) or not lid[:-4].isdigit():
                 raise ControlError(400, "lid must be <digits>@lid")
         other = self.net.phone_of_lid(lid)
         if other is not None and other != phone:

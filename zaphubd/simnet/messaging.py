@@ -108,7 +108,7 @@ def recipients(net: Network, env: Envelope, status_jids: tuple[str, ...]) -> lis
         if env.device_id is not None and env.sender not in group.members:
             raise OpError("not_member", f"{env.sender} is not a member of {env.to}")
         return sorted(group.members - {env.sender})
-    if env.to.endswith("@" + jid.LID_SERVER):
+    if jid.is_lid(env.to):
         phone = net.phone_of_lid(env.to)
         if phone is None:
             raise OpError("unknown_lid", f"no account has the LID {env.to}")

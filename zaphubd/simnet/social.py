@@ -50,7 +50,7 @@ def chat_presence(net: Network, phone: str, to: str, state: str) -> int:
 
 
 def subscribe(net: Network, device: Device, target: str) -> None:
-    phone = (net.phone_of_lid(target) or "") if target.endswith("@lid") else jid.phone_of(target)
+    phone = (net.phone_of_lid(target) or "") if jid.is_lid(target) else jid.phone_of(target)
     device.subscriptions.add(phone)
     net.watchers.setdefault(phone, set()).add(device.device_id)
     net.record(device, "subscribe", jid=jid.user_jid(phone))
