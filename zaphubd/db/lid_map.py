@@ -3,33 +3,53 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 
 from zaphubd import jid
 from zaphubd.db.database import Database
+
+#: Mappings this process remembers, at most: every message of a LID contact consults the
+#: map, and most of them carry a mapping already known.
+KNOWN_MAX = 10_000
 
 
 class LidMap:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._known: OrderedDict[tuple[uuid.UUID, str], str] = OrderedDict()
 
     async def phone_of(self, session_id: uuid.UUID, lid: str) -> str | None:
-        phone: str | None = await self._db.fetchval(
-            "SELECT phone_jid FROM lid_map WHERE session_id = $1 AND lid = $2", session_id, lid
-        )
+        phone = self._known.get((session_id, lid))
+        if phone is None:
+            phone = await self._db.fetchval(
+                "SELECT phone_jid FROM lid_map WHERE session_id = $1 AND lid = $2",
+                session_id,
+                lid,
+            )
+            if phone is not None:
+                self._remember(session_id, lid, phone)
         return phone
+
+    def _remember(self, session_id: uuid.UUID, lid: str, phone: str) -> None:
+        self._known[(session_id, lid)] = phone
+        self._known.move_to_end((session_id, lid))
+        while len(self._known) > KNOWN_MAX:
+            self._known.popitem(last=False)
 
     async def resolve(
         self, session_id: uuid.UUID, address: str | None
     ) -> tuple[str | None, str | None]:
         """(what to show, the LID): a LID with a known phone JID becomes that phone JID;
         anything else stays as it is. The LID is None when `address` is not one."""
-        if not jid.is_lid(address):
+        if address is None or not jid.is_lid(address):
             return address, None
         return (await self.phone_of(session_id, address)) or address, address
 
     async def learn(self, session_id: uuid.UUID, lid: str, phone: str) -> bool:
         """Record the mapping; True when it is new (or changed). Messages stored from the
         LID alone get the phone JID from now on, in the same transaction."""
+        if self._known.get((session_id, lid)) == phone:
+            return False  # known already: no write on every message of this contact
         async with self._db.transaction() as conn:
             changed = await conn.fetchval(
                 """INSERT INTO lid_map (session_id, lid, phone_jid) VALUES ($1, $2, $3)
@@ -50,4 +70,5 @@ class LidMap:
                     lid,
                     phone,
                 )
+        self._remember(session_id, lid, phone)
         return bool(changed)

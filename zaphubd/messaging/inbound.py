@@ -38,6 +38,19 @@ _ABOUT_ANOTHER = {
 }
 
 
+def receive_failed(
+    message_id: str, sender: str, chat: str, reason: str, detail: str
+) -> dict[str, Any]:
+    """The payload of `message.receive.failed` (never the message's body)."""
+    return {
+        "messageId": message_id,
+        "from": sender,
+        "chatId": chat,
+        "reason": reason,
+        "detail": detail,
+    }
+
+
 def _with_lid(payload: dict[str, Any], lid: str | None) -> dict[str, Any]:
     return payload | {"lid": lid} if lid else payload
 
@@ -171,13 +184,7 @@ class InboundHandlers:
             return  # malformed: the consumer logged it and keeps the raw entry
         assert isinstance(event, MessageIn)
         self._outcomes.labels("store_failed").inc()
-        payload = {
-            "messageId": event.id,
-            "from": event.sender,
-            "chatId": event.chat,
-            "reason": "store_failed",
-            "detail": reason,
-        }
+        payload = receive_failed(event.id, event.sender, event.chat, "store_failed", reason)
         await self._sink.emit(session_id, "message.receive.failed", payload)
 
     async def receipt(self, job: Job) -> None:

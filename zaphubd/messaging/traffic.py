@@ -16,6 +16,7 @@ from prometheus_client import Counter
 
 from zaphubd.db.lid_map import LidMap
 from zaphubd.eventsink import EventSink
+from zaphubd.messaging.inbound import receive_failed
 from zaphubd.messaging.wire import to_job
 from zaphubd.queue import keys
 from zaphubd.queue.producer import Publisher
@@ -105,17 +106,8 @@ class TrafficRouter:
             event.detail,
         )
         self._outcomes.labels(event.reason).inc()
-        await self._sink.emit(
-            session_id,
-            "message.receive.failed",
-            {
-                "messageId": event.id,
-                "from": event.sender,
-                "chatId": event.chat,
-                "reason": event.reason,
-                "detail": event.detail,
-            },
-        )
+        payload = receive_failed(event.id, event.sender, event.chat, event.reason, event.detail)
+        await self._sink.emit(session_id, "message.receive.failed", payload)
 
     async def _on_call(self, session_id: uuid.UUID, call: Call) -> None:
         job = to_job(session_id, call)

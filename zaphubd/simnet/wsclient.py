@@ -138,7 +138,7 @@ class Connection:
             except (Lost, Rejected):
                 return
             self.unanswered = not ok
-            if ok != answered or not ok:
+            if not (ok and answered):  # every miss, and the first answer after misses
                 await report(ok)
             answered = ok
 
