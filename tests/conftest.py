@@ -134,7 +134,10 @@ async def api(
         settings = make_settings(pg_url, redis_url, **overrides)
         # As the daemon does (daemon.py): no aiohttp access log, whose request line would
         # carry an ?api_key= query; zaphubd writes its own access line without the query.
-        client = TestClient(TestServer(app or build_app(settings), access_log=None))
+        # (TestServer drops the runner options given to its constructor: start it here.)
+        server = TestServer(app or build_app(settings))
+        await server.start_server(access_log=None)
+        client = TestClient(server)
         await client.start_server()
         clients.append(client)
         return client

@@ -42,6 +42,7 @@ WRITABLE = frozenset(
         "last_seen",
         "connected_at",
         "disconnected_at",
+        "resume_after",
     }
 )
 
@@ -67,6 +68,8 @@ class SessionRow:
     last_seen: datetime | None
     connected_at: datetime | None
     disconnected_at: datetime | None
+    #: Held down until then (a temporary ban): recovery does not start it before.
+    resume_after: datetime | None
 
     def __repr__(self) -> str:  # never print the webhook secret
         return f"SessionRow(id={self.id}, status={self.status!r}, label={self.label!r})"
@@ -193,6 +196,7 @@ class SessionRepo:
         records = await self._db.fetch(
             f"""SELECT {_COLUMNS} FROM sessions
                 WHERE status = ANY($1::text[]) AND NOT stopped
+                  AND (resume_after IS NULL OR resume_after <= now())
                 ORDER BY last_seen DESC NULLS LAST, created_at DESC""",
             list(RUNNING_STATUSES),
         )

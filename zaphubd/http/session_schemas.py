@@ -136,6 +136,10 @@ class SessionSchema(ma.Schema):
     last_seen = ma.fields.DateTime(allow_none=True)
     connected_at = ma.fields.DateTime(allow_none=True)
     disconnected_at = ma.fields.DateTime(allow_none=True)
+    resume_after = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "held down until then (a temporary ban); null: not held"},
+    )
     runtime_status = ma.fields.String(
         validate=ma.validate.OneOf(("connected", "connecting", "disconnected"))
     )
@@ -160,6 +164,10 @@ class StatusSchema(ma.Schema):
     last_seen = ma.fields.DateTime(allow_none=True)
     connected_at = ma.fields.DateTime(allow_none=True)
     disconnected_at = ma.fields.DateTime(allow_none=True)
+    resume_after = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "held down until then (a temporary ban); null: not held"},
+    )
     error_message = ma.fields.String(allow_none=True)
     retry_count = ma.fields.Integer(required=True)
     has_qr_code = ma.fields.Boolean(required=True)

@@ -106,6 +106,7 @@ def session_view(row: SessionRow, placed: Placement, include_qr: bool = False) -
         "last_seen": row.last_seen,
         "connected_at": row.connected_at,
         "disconnected_at": row.disconnected_at,
+        "resume_after": row.resume_after,
         "runtime_status": placed.runtime,
         "is_connected": placed.runtime == "connected",
         "node_id": placed.node,
@@ -236,6 +237,7 @@ async def get_status(request: web.Request) -> web.Response:
             "last_seen": row.last_seen,
             "connected_at": row.connected_at,
             "disconnected_at": row.disconnected_at,
+            "resume_after": row.resume_after,
             "error_message": row.error_message,
             "retry_count": row.retry_count,
             "has_qr_code": row.qr_code is not None,
@@ -256,6 +258,20 @@ async def restart_session(request: web.Request) -> web.Response:
     sid = path_session_id(request)
     await request.app[appkeys.SESSION_COMMANDS].restart(sid)
     return ok({"id": sid, "status": "initializing"}, message="Session restart in progress")
+
+
+@documented(
+    "Reconnect: same credentials, no new QR",
+    TAG,
+    (200, ScheduledEnvelope),
+    errors=(400, 404),
+    scope="control",
+)
+@match_info_schema(SessionPathSchema)
+async def reconnect_session(request: web.Request) -> web.Response:
+    sid = path_session_id(request)
+    await request.app[appkeys.SESSION_COMMANDS].restart(sid, keep_credentials=True)
+    return ok({"id": sid, "status": "initializing"}, message="Session reconnect in progress")
 
 
 @documented(
@@ -372,6 +388,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get(base + "/{id}/qr", get_qr, allow_head=False)
     app.router.add_get(base + "/{id}/status", get_status, allow_head=False)
     app.router.add_post(base + "/{id}/restart", restart_session)
+    app.router.add_post(base + "/{id}/reconnect", reconnect_session)
     app.router.add_post(base + "/{id}/pair", pair_session)
     app.router.add_get(base + "/{id}/events", list_events, allow_head=False)
     app.router.add_get(base + "/{id}/stats", session_stats, allow_head=False)

@@ -111,9 +111,10 @@ class SessionCommands:
         self._changed(session_id)
         return row
 
-    async def restart(self, session_id: uuid.UUID) -> SessionRow:
+    async def restart(self, session_id: uuid.UUID, *, keep_credentials: bool = False) -> SessionRow:
+        """Enqueue a restart: a new QR cycle, or a reconnect with the same credentials."""
         row = await self.require(session_id)
-        await self._enqueue_init(session_id, "restart")
+        await self._enqueue_init(session_id, "reconnect" if keep_credentials else "restart")
         return row
 
     async def delete(self, session_id: uuid.UUID, *, force: bool = False) -> None:

@@ -173,12 +173,17 @@ class SessionManager:
         for _, stopped in self._watchers:
             await stopped(session_id)
 
-    async def restart(self, session_id: uuid.UUID) -> StartResult:
-        """Stop the socket, forget the credentials, and start a new QR cycle."""
+    async def restart(
+        self, session_id: uuid.UUID, *, keep_credentials: bool = False
+    ) -> StartResult:
+        """Stop the socket and start again: with a new QR cycle, or (`keep_credentials`, a
+        reconnect) logged in as before when the credentials are still valid."""
         async with self._locks[session_id]:
             await self._stop_locked(session_id, logout=False)
-            await self._transport.remove_credentials(session_id)
-            await self._transitions.initializing(session_id, "restart")
+            if not keep_credentials:
+                await self._transport.remove_credentials(session_id)
+            reason = "reconnect" if keep_credentials else "restart"
+            await self._transitions.initializing(session_id, reason)
             return await self._start_locked(session_id)
 
     async def close(self, session_id: uuid.UUID, *, force: bool = False) -> bool:

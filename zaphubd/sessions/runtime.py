@@ -1,7 +1,9 @@
 """One running session on this node: its client, its state, and its supervisor loop.
 
 The supervisor connects, waits for the connection to end, and decides: a logout ends the
-session for good; a replaced or banned account stops without retrying; anything else is
+session for good; a replaced account stops (`failed`: never fight the other client); a
+temporarily banned one is held down until its ban ends, then recovery resumes it (coming
+back into a ban prolongs it); anything else is
 retried after `base * 2^n` (jitter, cap) up to the session's `retryLimit`, then `failed`.
 A successful login resets the count. The client never reconnects by itself.
 """
@@ -14,11 +16,12 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from zaphubd.backoff import backoff_delay
 from zaphubd.sessions.config import SessionConfig
-from zaphubd.sessions.transitions import Transitions
+from zaphubd.sessions.transitions import Transitions, utcnow
 from zaphubd.transport.base import Client, ConnectFailed, ProxyFailed, Transport
 from zaphubd.transport.events import (
     Connected,
@@ -38,6 +41,9 @@ TrafficHandler = Callable[[uuid.UUID, TransportEvent], Awaitable[None]]
 Ending = Disconnected | LoggedOut
 #: Disconnect reasons after which retrying would only fight another client or a ban.
 NO_RETRY = frozenset({"replaced", "banned"})
+#: Waited beyond a ban's announced end before coming back (at most, and at most a tenth of
+#: the ban), for clocks that disagree.
+BAN_MARGIN_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +237,13 @@ class SessionRuntime:
             await self._transport.remove_credentials(self.id)
             await self._transitions.logged_out(self.id, ending.reason or "device removed")
             return True
-        if ending.reason in NO_RETRY:
-            await self._transitions.halted(self.id, _failure_reason(ending))
+        if ending.reason == "banned" and ending.retry_after_s is not None:
+            margin = min(BAN_MARGIN_S, ending.retry_after_s / 10)
+            until = utcnow() + timedelta(seconds=ending.retry_after_s + margin)
+            await self._transitions.held(self.id, _failure_reason(ending), until)
+            return True
+        if ending.reason in NO_RETRY:  # another client holds the account: never fight it
+            await self._transitions.failed(self.id, _failure_reason(ending), 0)
             return True
         return False
 

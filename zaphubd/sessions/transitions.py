@@ -37,6 +37,7 @@ class Transitions:
             {"reason": reason},
             status="initializing",
             stopped=False,
+            resume_after=None,
             retry_count=0,
             error_message=None,
             qr_code=None,
@@ -67,6 +68,7 @@ class Transitions:
             push_name=event.push_name,
             retry_count=0,
             error_message=None,
+            resume_after=None,
             qr_code=None,
             qr_expires_at=None,
             connected_at=now,
@@ -103,14 +105,16 @@ class Transitions:
             disconnected_at=utcnow(),
         )
 
-    async def halted(self, sid: uuid.UUID, reason: str) -> None:
-        """Down without retrying (connection replaced elsewhere, ban); resumed at next start."""
+    async def held(self, sid: uuid.UUID, reason: str, resume_after: datetime) -> None:
+        """Down without retrying until `resume_after` (a temporary ban); recovery resumes it
+        then, a reconnect earlier. Sends wait meanwhile."""
         await self._apply(
             sid,
             "session.failed",
-            {"reason": reason, "attempts": 0},
+            {"reason": reason, "attempts": 0, "resume_after": resume_after},
             status="disconnected",
             error_message=reason,
+            resume_after=resume_after,
             qr_code=None,
             qr_expires_at=None,
             disconnected_at=utcnow(),

@@ -66,14 +66,16 @@ class SessionWorkers:
         return holder if holder not in (None, self._leases.node_id) else None
 
     async def init(self, job: Job) -> None:
-        """Start a new session, or restart one (`action: restart`)."""
+        """Start a new session, or restart one (`action: restart`, new QR cycle) or
+        reconnect it (`action: reconnect`, same credentials)."""
         session_id = _session_id(job)
         action = job.data.get("action", "start")
-        if action == "restart":
+        if action in ("restart", "reconnect"):
             owner = await self._owner_elsewhere(session_id)
             if owner:
                 raise Retry(f"session runs on node {owner}", defer_s=ELSEWHERE_RETRY_S)
-            result = await self._manager.restart(session_id)
+            keep = action == "reconnect"
+            result = await self._manager.restart(session_id, keep_credentials=keep)
         elif target := await self._placed_elsewhere(session_id):
             log.info("session-init start %s: left to %s", session_id, target)
             return

@@ -22,6 +22,9 @@ from zaphubd.simnet.validate import Body, ControlError, read_body, reply
 
 log = logging.getLogger("zaphubd.simnet")
 
+#: whatsmeow's TempBanReason 101, "sent to too many people": the default ban code.
+TEMP_BAN_CODE = 101
+
 
 class DeviceRoutes:
     def __init__(self, net: Network) -> None:
@@ -34,6 +37,7 @@ class DeviceRoutes:
         app.router.add_post("/control/drop", self.drop)
         app.router.add_post("/control/freeze", self.freeze)
         app.router.add_post("/control/logout", self.logout)
+        app.router.add_post("/control/ban", self.ban)
         app.router.add_get("/control/faults", self.get_faults)
         app.router.add_post("/control/faults", self.set_faults)
         app.router.add_get("/control/mailbox/{phone}", self.mailbox)
@@ -103,6 +107,16 @@ class DeviceRoutes:
             link.push({"op": "logged_out", "reason": "device removed from the phone"})
             await link.close(None)
         return reply({"device_id": device.device_id, "was_connected": was_online})
+
+    async def ban(self, request: web.Request) -> web.Response:
+        """A temporary ban of an account, as WhatsApp gives one; `seconds: 0` lifts it."""
+        body = await read_body(request, ("phone", "seconds", "code"))
+        phone = check.phone(body, "phone")
+        seconds = check.number(body, "seconds", 0, 30 * 86_400)
+        code = int(check.number({"code": TEMP_BAN_CODE} | body, "code", 100, 999, integer=True))
+        closed = self.net.ban(phone, code, seconds)
+        log.info("simnet account %s banned for %s s (code %d)", phone, seconds, code)
+        return reply({"phone": phone, "code": code, "seconds": seconds, "closed": closed})
 
     async def get_faults(self, request: web.Request) -> web.Response:
         return reply(self.net.faults.as_dict())

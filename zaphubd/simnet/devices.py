@@ -126,6 +126,9 @@ def _hello(net: Network, link: Link, frame: Frame) -> None:
         net.revoke(known)
         link.push({"op": "logged_out", "reason": "logged out by the device"})
         spawn(link.close(None), f"simnet-close-{link.number}")
+    elif net.ban_of(known.phone) is not None:
+        net.attach(link, device_id)
+        net.refuse_banned(link, device_id)
     else:
         net.attach(link, device_id)
         net.go_online(link)

@@ -71,12 +71,13 @@ class Link:
         if self._transport is not None:
             self._transport.abort()
 
-    async def close(self, reason: str | None, code: int = 1000) -> None:
-        """Tell the device why (when there is a reason) and close the socket cleanly."""
+    async def close(self, reason: str | None, code: int = 1000, extra: Frame | None = None) -> None:
+        """Tell the device why (when there is a reason, with `extra` details) and close the
+        socket cleanly."""
         if self.closed:
             return
         if reason is not None:
-            self.writer.push({"op": "closing", "reason": reason})
+            self.writer.push({"op": "closing", "reason": reason, **(extra or {})})
         self.closed = True
         with suppress(TimeoutError, ConnectionError):
             await self.writer.flush(CLOSE_TIMEOUT_S)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -61,6 +62,8 @@ class Network:
         #: and the phones whose number is shared along with the LID.
         self.lids: dict[str, str] = {}
         self.shares_phone: set[str] = set()
+        #: Temporarily banned accounts: phone -> (WhatsApp's ban code, monotonic end).
+        self.bans: dict[str, tuple[int, float]] = {}
 
     def changed(self) -> None:
         self.on_change()
@@ -188,6 +191,44 @@ class Network:
         device.logged_out = True
         self.changed()
         log.info("simnet device %s logged out", device.device_id)
+
+    # -- bans -------------------------------------------------------------------------------
+
+    def ban_of(self, phone: str | None) -> tuple[int, int] | None:
+        """(code, whole seconds left) while the account is temporarily banned."""
+        ban = self.bans.get(phone) if phone is not None else None
+        if ban is None:
+            return None
+        left = ban[1] - time.monotonic()
+        if left <= 0:
+            del self.bans[phone]  # type: ignore[arg-type]
+            return None
+        return ban[0], max(1, round(left))
+
+    def ban(self, phone: str, code: int, seconds: float) -> list[str]:
+        """Ban the account for `seconds` (0 lifts the ban), as WhatsApp's temporary bans do:
+        its connected devices are closed with the ban, and their logins fail until it ends.
+        Returns the devices whose connection was closed."""
+        if seconds <= 0:
+            self.bans.pop(phone, None)
+            return []
+        self.bans[phone] = (code, time.monotonic() + seconds)
+        closed = []
+        for device_id in sorted(self.accounts.get(phone, ())):
+            link = self.links.get(device_id)
+            if link is not None and link.online:
+                self.refuse_banned(link, device_id)
+                closed.append(device_id)
+        return closed
+
+    def refuse_banned(self, link: Link, device_id: str) -> None:
+        """Close `link` with the ban of its account (whatsmeow's TemporaryBan failure)."""
+        ban = self.ban_of(self.devices[device_id].phone)
+        assert ban is not None
+        link.online = False
+        self.note_connection(device_id, "banned", link.number)
+        extra = {"ban_code": ban[0], "expire_s": ban[1]}
+        spawn(link.close("banned", extra=extra), f"simnet-ban-{link.number}")
 
     # -- delivery -------------------------------------------------------------------------
 

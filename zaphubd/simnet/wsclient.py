@@ -26,7 +26,11 @@ log = logging.getLogger("zaphubd.transport.simnet")
 
 CLOSE_TIMEOUT_S = 5.0
 DEAD_CLOSE_S = 0.1
-_SERVER_REASONS: dict[Any, DisconnectReason] = {"qr_timeout": "qr_timeout", "replaced": "replaced"}
+_SERVER_REASONS: dict[Any, DisconnectReason] = {
+    "qr_timeout": "qr_timeout",
+    "replaced": "replaced",
+    "banned": "banned",
+}
 
 
 class Lost(Exception):
@@ -69,6 +73,8 @@ class Connection:
         self.ws = ws
         self.by_us = False
         self.logged_out = False
+        self.detail = ""  # what the server said about why it closed, when it said anything
+        self.retry_after_s: float | None = None  # how long it said not to come back
         self._on_frame = on_frame
         self._on_end = on_end
         self._writer = FrameWriter(ws.send_bytes, name=name + "-writer")
@@ -166,6 +172,9 @@ class Connection:
                 self._answer(frame)
             elif frame["op"] == "closing":
                 self._reason = _SERVER_REASONS.get(frame.get("reason"), "connect_failure")
+                self.detail = _closing_detail(frame)
+                expire = frame.get("expire_s")
+                self.retry_after_s = float(expire) if isinstance(expire, int | float) else None
             else:
                 self._queue.put_nowait(frame)
 
@@ -195,3 +204,10 @@ class Connection:
         if isinstance(self.ws.exception(), aiohttp.ServerTimeoutError):
             return "keepalive"
         return "network"
+
+
+def _closing_detail(frame: Frame) -> str:
+    """The words whatsmeow's events would carry for the server's reason to close."""
+    if frame.get("reason") == "banned":
+        return f"temporary ban (code {frame.get('ban_code')}) for {frame.get('expire_s')} s"
+    return ""

@@ -65,6 +65,8 @@ class Disconnected:
 
     reason: DisconnectReason
     detail: str = ""
+    #: When WhatsApp said how long not to come back (a temporary ban's expiry), in seconds.
+    retry_after_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

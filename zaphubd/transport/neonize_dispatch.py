@@ -229,7 +229,7 @@ class Dispatcher:
 
     async def _on_ban(self, attempt: Attempt, ev: Any) -> None:
         detail = f"temporary ban (code {ev.Code}) for {ev.Expire} s"
-        await self._end(attempt, "banned", detail)
+        await self._end(attempt, "banned", detail, retry_after_s=float(ev.Expire))
 
     async def _on_connect_failure(self, attempt: Attempt, ev: Any) -> None:
         await self._end(attempt, "connect_failure", ev.Message or f"reason {ev.Reason}")
@@ -240,7 +240,13 @@ class Dispatcher:
 
         return handle
 
-    async def _end(self, attempt: Attempt, reason: DisconnectReason, detail: str) -> None:
+    async def _end(
+        self,
+        attempt: Attempt,
+        reason: DisconnectReason,
+        detail: str,
+        retry_after_s: float | None = None,
+    ) -> None:
         log.info("neonize session %s: disconnected (%s): %s", self._session_id, reason, detail)
         await self._stop_attempt(attempt)
-        await self._emit(Disconnected(reason=reason, detail=detail))
+        await self._emit(Disconnected(reason, detail, retry_after_s))

@@ -341,7 +341,7 @@ class SimnetClient:
         if self._conn is conn:
             self._connected = False
         if not conn.by_us and not conn.logged_out:
-            await self._emit(Disconnected(reason=reason))
+            await self._emit(Disconnected(reason, conn.detail, conn.retry_after_s))
 
     async def _logged_out(self, conn: Connection, reason: str) -> None:
         conn.logged_out = True
