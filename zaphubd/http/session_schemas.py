@@ -118,6 +118,13 @@ class PairSchema(StrictSchema):
 # -- responses -------------------------------------------------------------------------
 
 
+def _resume_after() -> ma.fields.DateTime:
+    return ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "held down until then (a temporary ban); null: not held"},
+    )
+
+
 class SessionSchema(ma.Schema):
     id = ma.fields.UUID(required=True)
     label = ma.fields.String(required=True)
@@ -136,10 +143,7 @@ class SessionSchema(ma.Schema):
     last_seen = ma.fields.DateTime(allow_none=True)
     connected_at = ma.fields.DateTime(allow_none=True)
     disconnected_at = ma.fields.DateTime(allow_none=True)
-    resume_after = ma.fields.DateTime(
-        allow_none=True,
-        metadata={"description": "held down until then (a temporary ban); null: not held"},
-    )
+    resume_after = _resume_after()
     runtime_status = ma.fields.String(
         validate=ma.validate.OneOf(("connected", "connecting", "disconnected"))
     )
@@ -164,10 +168,7 @@ class StatusSchema(ma.Schema):
     last_seen = ma.fields.DateTime(allow_none=True)
     connected_at = ma.fields.DateTime(allow_none=True)
     disconnected_at = ma.fields.DateTime(allow_none=True)
-    resume_after = ma.fields.DateTime(
-        allow_none=True,
-        metadata={"description": "held down until then (a temporary ban); null: not held"},
-    )
+    resume_after = _resume_after()
     error_message = ma.fields.String(allow_none=True)
     retry_count = ma.fields.Integer(required=True)
     has_qr_code = ma.fields.Boolean(required=True)

@@ -255,9 +255,7 @@ async def get_status(request: web.Request) -> web.Response:
 )
 @match_info_schema(SessionPathSchema)
 async def restart_session(request: web.Request) -> web.Response:
-    sid = path_session_id(request)
-    await request.app[appkeys.SESSION_COMMANDS].restart(sid)
-    return ok({"id": sid, "status": "initializing"}, message="Session restart in progress")
+    return await _schedule_restart(request, keep_credentials=False)
 
 
 @documented(
@@ -269,9 +267,14 @@ async def restart_session(request: web.Request) -> web.Response:
 )
 @match_info_schema(SessionPathSchema)
 async def reconnect_session(request: web.Request) -> web.Response:
+    return await _schedule_restart(request, keep_credentials=True)
+
+
+async def _schedule_restart(request: web.Request, *, keep_credentials: bool) -> web.Response:
     sid = path_session_id(request)
-    await request.app[appkeys.SESSION_COMMANDS].restart(sid, keep_credentials=True)
-    return ok({"id": sid, "status": "initializing"}, message="Session reconnect in progress")
+    await request.app[appkeys.SESSION_COMMANDS].restart(sid, keep_credentials=keep_credentials)
+    what = "reconnect" if keep_credentials else "restart"
+    return ok({"id": sid, "status": "initializing"}, message=f"Session {what} in progress")
 
 
 @documented(
