@@ -11,6 +11,11 @@ from urllib.parse import urlsplit
 
 SCHEMES = ("http", "https", "socks5")
 MASK = "***"
+#: A proxy's answer that it works but could not reach the target: SOCKS5 replies 1 (general
+#: failure, what many servers say for a failed dial) and 3-6 (network or host unreachable,
+#: refused, TTL expired); HTTP CONNECT's 502-504. Anything else (credentials refused, rule
+#: set, unsupported command) is the proxy's own refusal, which no retry can change.
+TARGET_UNREACHABLE_CODES = frozenset({1, 3, 4, 5, 6, 502, 503, 504})
 
 
 class BadProxy(ValueError):
@@ -35,6 +40,11 @@ def check(url: str) -> str:
     if parts.password == MASK:
         raise BadProxy("the password is the masked one; send the real password")
     return url
+
+
+def target_unreachable(reply_code: int | None) -> bool:
+    """True when a proxy's reply code says the target, not the proxy, failed."""
+    return reply_code in TARGET_UNREACHABLE_CODES
 
 
 def masked(url: str | None) -> str | None:

@@ -256,7 +256,7 @@ def _failure_reason(ending: Disconnected) -> str:
         "connect_failure": "WhatsApp refused the connection",
         "keepalive": "the server stopped answering",
         "network": "could not reach the WhatsApp network",
-        "proxy": "the session's proxy failed (fix config.proxy, then restart the session)",
+        "proxy": "the session's proxy failed (fix config.proxy, then reconnect the session)",
     }
     text = reasons.get(ending.reason, ending.reason)
     return f"{text}: {ending.detail}" if ending.detail else text

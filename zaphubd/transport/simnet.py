@@ -272,7 +272,14 @@ class SimnetClient:
                 max_msg_size=MAX_MESSAGE_BYTES,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
             )
-        except (ProxyConnectionError, ProxyError, ProxyTimeoutError) as err:
+        except ProxyError as err:
+            if not proxies.target_unreachable(err.error_code):
+                raise ProxyFailed(self._proxy_failure(err)) from err
+            where = proxies.without_credentials(self._proxy or "")
+            raise ConnectFailed(
+                f"simnet at {self._transport.url} unreachable through proxy {where}: {err}"
+            ) from err
+        except (ProxyConnectionError, ProxyTimeoutError) as err:
             raise ProxyFailed(self._proxy_failure(err)) from err
         except (aiohttp.ClientError, OSError, TimeoutError) as err:
             if self._proxy is not None and isinstance(err, aiohttp.ClientConnectorError):
