@@ -84,12 +84,14 @@ _ALL = (
     ),
     _event(
         "message.sent",
-        "WhatsApp accepted a message we sent",
+        "WhatsApp accepted a message we sent (or one sent from the phone: `fromPhone`)",
         id="uuid",
         messageId="string",
         to="jid",
         wa_message_id="string",
         timestamp="datetime",
+        fromPhone="boolean?",
+        lid="jid?",
     ),
     _event(
         "message.failed",

@@ -132,3 +132,35 @@ async def test_receipts_presence_calls_and_groups_name_the_phone_too(
         assert seen[event_type][field] == value, (event_type, seen[event_type])
         assert seen[event_type]["lid"] == LID, (event_type, seen[event_type])
     assert seen["group.joined"]["by"] == PHONE_JID
+
+
+async def test_sent_from_the_phone_to_a_lid_in_both_orders(gateway: StartGateway) -> None:
+    """What the account sends from its phone to a LID chat is stored (and announced) with
+    the contact's phone JID once known; sent before the number was known, it is fixed."""
+    gw = await gateway()
+    sid = (await gw.connect(ME))["id"]
+    await gw.net.post("/control/lid", {"phone": CONTACT, "lid": LID, "share_phone": False})
+
+    async def from_phone(message_id: str) -> dict[str, Any]:
+        body = {"from": ME, "to": LID, "id": message_id, "message": {"type": "text", "text": "x"}}
+        await gw.net.post("/control/inbound", body)
+
+        async def stored() -> dict[str, Any] | None:
+            resp = await gw.api.get(f"/api/v1/sessions/{sid}/messages/{message_id}")
+            return (await resp.json())["data"] if resp.status == 200 else None
+
+        found: dict[str, Any] = await eventually(stored, 15)
+        return found
+
+    assert (await from_phone("PHONE-1"))["to"] == LID  # nothing known yet
+    await gw.net.post("/control/lid", {"phone": CONTACT, "share_phone": True})
+    await write(gw, "LID-D1")  # teaches the mapping
+    await received(gw, sid, "LID-D1")
+    fixed = await (await gw.api.get(f"/api/v1/sessions/{sid}/messages/PHONE-1")).json()
+    assert fixed["data"]["to"] == PHONE_JID
+    second = await from_phone("PHONE-2")
+    assert second["to"] == PHONE_JID and second["direction"] == "outbound"
+    sent = [e["payload"] for e in await gw.events(sid, event_type="message.sent")]
+    assert [(p["to"], p.get("lid")) for p in sent if p["messageId"] == "PHONE-2"] == [
+        (PHONE_JID, LID)
+    ]

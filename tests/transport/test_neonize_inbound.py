@@ -565,4 +565,6 @@ async def test_a_history_sync_chunk_becomes_past_messages_and_lid_mappings(
         ("3EB0OLD2", {"text": "mine"}, True, True),
     ]
     assert event.messages[0].sender == ANA and event.messages[0].chat == ANA
+    mine = event.messages[1]  # sent by the account itself, as whatsmeow's ParseWebMessage
+    assert mine.sender == "5511900000001@s.whatsapp.net" and mine.chat == ANA
     assert event.lid_mappings == (("987654321012345@lid", ANA),)

@@ -46,8 +46,8 @@ class LidMap:
         return (await self.phone_of(session_id, address)) or address, address
 
     async def learn(self, session_id: uuid.UUID, lid: str, phone: str) -> bool:
-        """Record the mapping; True when it is new (or changed). Messages stored from the
-        LID alone get the phone JID from now on, in the same transaction."""
+        """Record the mapping; True when it is new (or changed). Messages stored with the
+        LID alone (from it, or sent to it) get the phone JID, in the same transaction."""
         if self._known.get((session_id, lid)) == phone:
             return False  # known already: no write on every message of this contact
         async with self._db.transaction() as conn:
@@ -62,10 +62,14 @@ class LidMap:
                 phone,
             )
             if changed:
+                # From the contact, or in the one-to-one chat with it (sent from the phone).
                 await conn.execute(
-                    """UPDATE messages SET from_jid = $3,
+                    """UPDATE messages SET
+                           from_jid = CASE WHEN from_jid = $2 THEN $3 ELSE from_jid END,
+                           to_jid = CASE WHEN to_jid = $2 THEN $3 ELSE to_jid END,
+                           chat_jid = CASE WHEN chat_jid = $2 THEN $3 ELSE chat_jid END,
                            metadata = metadata || jsonb_build_object('lid', $2::text)
-                       WHERE session_id = $1 AND direction = 'inbound' AND from_jid = $2""",
+                       WHERE session_id = $1 AND (from_jid = $2 OR chat_jid = $2)""",
                     session_id,
                     lid,
                     phone,

@@ -135,10 +135,21 @@ class InboundHandlers:
         chat = phone if event.chat == lid else event.chat
         return dataclasses.replace(event, sender=phone, chat=chat, sender_alt=lid), lid
 
+    async def _to_chat(
+        self, session_id: uuid.UUID, event: MessageIn
+    ) -> tuple[MessageIn, str | None]:
+        """A message the account sent, with a one-to-one chat held by a LID shown as the
+        contact's phone JID when that is known; and the LID."""
+        chat, lid = await self._lids.resolve(session_id, event.chat)
+        return (dataclasses.replace(event, chat=chat) if chat else event), lid
+
     async def _history(self, session_id: uuid.UUID, event: MessageIn) -> None:
         """A message from before this device was linked: stored as it was (received, or
         sent from the phone), with no event: a history sync is not news."""
-        event, lid = await self._identify(session_id, event)
+        if event.from_me:
+            event, lid = await self._to_chat(session_id, event)
+        else:
+            event, lid = await self._identify(session_id, event)
         values = _inbound_values(session_id, event)
         values["metadata"] = {**values["metadata"], "history": True}
         if lid is not None:
@@ -150,6 +161,7 @@ class InboundHandlers:
 
     async def _from_phone(self, session_id: uuid.UUID, event: MessageIn) -> None:
         """A message the account sent from the phone: stored as outbound `sent`."""
+        event, lid = await self._to_chat(session_id, event)
         values = _inbound_values(session_id, event) | {
             "direction": "outbound",
             "status": "sent",
@@ -164,6 +176,8 @@ class InboundHandlers:
             "timestamp": event.timestamp,
             "fromPhone": True,
         }
+        if lid is not None:
+            payload["lid"] = values["metadata"]["lid"] = lid
         await self._store(values, lookup("message.sent"), payload)
 
     async def _store(

@@ -42,10 +42,11 @@ class TrafficRoutes:
         app.router.add_post("/control/lid", self.lid)
 
     async def inbound(self, request: web.Request) -> web.Response:
-        """A phone sends a message to a paired account or a group."""
+        """A phone sends a message to a paired account or a group; the phone of a paired
+        account may write to anyone (its devices get the copy)."""
         body = await read_body(request, INBOUND_FIELDS)
         sender = check.phone(body, "from")
-        to = self._destination(body)
+        to = self._destination(body, sender)
         content = await _content(request, body.get("message"))
         try:
             env = Envelope(
@@ -139,12 +140,17 @@ class TrafficRoutes:
         )
         return reply(group.as_dict())
 
-    def _destination(self, body: Body) -> str:
+    def _destination(self, body: Body, sender: str) -> str:
         to = check.address(body, "to")
         if jid.is_group(to):
             if to not in self.net.groups:
                 raise ControlError(404, f"group {to} does not exist")
             return to
+        if self.net.is_paired_account(sender):  # someone sees it: the sender's devices
+            if jid.is_lid(to) and self.net.phone_of_lid(to) is None:
+                raise ControlError(404, f"no account has the LID {to}")
+            if jid.is_lid(to) or to.endswith("@" + jid.USER_SERVER):
+                return to
         if not to.endswith("@" + jid.USER_SERVER):
             raise ControlError(400, "to must be the phone of a paired account, or a group")
         self._paired(jid.phone_of(to))

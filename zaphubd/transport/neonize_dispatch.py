@@ -97,7 +97,7 @@ class Dispatcher:
             nev.KeepAliveRestoredEv: self._keepalive(ok=True),
             nev.MessageEv: self._traffic(inbound.map_message_safely),
             UndecryptableMessageEv: self._traffic(inbound.map_undecryptable),
-            nev.HistorySyncEv: self._traffic(inbound.map_history_sync),
+            nev.HistorySyncEv: self._on_history_sync,
             nev.ReceiptEv: self._traffic(updates.map_receipt),
             nev.PresenceEv: self._traffic(updates.map_presence),
             nev.ChatPresenceEv: self._traffic(updates.map_chat_presence),
@@ -159,6 +159,13 @@ class Dispatcher:
                 await self._emit(event)
 
         return handle
+
+    async def _on_history_sync(self, attempt: Attempt, ev: Any) -> None:
+        # The account's own JID is the sender of what it sent, as whatsmeow's
+        # ParseWebMessage has it; the history chunk itself only says `fromMe`.
+        me = attempt.client.me
+        for event in inbound.map_history_sync(ev, inbound.optional_jid(me.JID) if me else None):
+            await self._emit(event)
 
     def _keepalive(self, *, ok: bool) -> Handle:
         async def handle(attempt: Attempt, ev: Any) -> None:

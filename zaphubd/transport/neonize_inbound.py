@@ -123,14 +123,15 @@ def map_message_safely(ev: Any) -> list[TransportEvent]:
 HISTORY_CHUNK_MAX = 20_000
 
 
-def map_history_sync(ev: Any) -> list[TransportEvent]:
+def map_history_sync(ev: Any, me: str | None = None) -> list[TransportEvent]:
     """A `HistorySync` chunk: its conversations' messages (what WhatsApp plumbing leaves
-    unreadable is skipped, as for live ones) and the LID mappings it carries."""
+    unreadable is skipped, as for live ones) and the LID mappings it carries. `me`, the
+    account's JID, is the sender of the messages it sent."""
     data = ev.Data
     messages: list[MessageIn] = []
     for conversation in data.conversations:
         for item in conversation.messages:
-            message = _history_message(conversation.ID, item.message)
+            message = _history_message(conversation.ID, item.message, me)
             if message is not None and len(messages) < HISTORY_CHUNK_MAX:
                 messages.append(message)
     mappings = tuple(
@@ -139,7 +140,7 @@ def map_history_sync(ev: Any) -> list[TransportEvent]:
     return [HistorySync(tuple(messages), len(data.conversations), mappings)]
 
 
-def _history_message(chat: str, info: Any) -> MessageIn | None:
+def _history_message(chat: str, info: Any, me: str | None) -> MessageIn | None:
     """A `WebMessageInfo` of a history sync, as a `MessageIn` flagged `history`."""
     decoded = decode_content(info.message)
     if decoded is None or not info.key.ID:
@@ -147,7 +148,10 @@ def _history_message(chat: str, info: Any) -> MessageIn | None:
     kind, content, media, context = decoded
     chat = info.key.remoteJID or chat
     is_group = chat.endswith("@g.us")
-    sender = (info.key.participant or info.participant) if is_group else chat
+    if info.key.fromMe and me:
+        sender = me
+    else:
+        sender = (info.key.participant or info.participant) if is_group else chat
     return MessageIn(
         id=info.key.ID,
         chat=chat,
