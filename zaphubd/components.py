@@ -24,7 +24,8 @@ from zaphubd.cluster.owner_calls import OwnerCalls
 from zaphubd.cluster.registry import NodeRegistry
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.database import Database
-from zaphubd.db.events import EventRepo
+from zaphubd.db.event_feed import EventFeed
+from zaphubd.db.events import EventRepo, EventRow
 from zaphubd.db.lid_map import LidMap
 from zaphubd.db.messages import MessageRepo
 from zaphubd.db.migrations import migrate
@@ -55,6 +56,9 @@ from zaphubd.sessions.recovery import Recovery
 from zaphubd.sessions.runtime import Backoff
 from zaphubd.sessions.transitions import Transitions
 from zaphubd.sessions.workers import CLOSE_SPEC, INIT_SPEC, SessionWorkers
+from zaphubd.streams.hub import EventHub
+from zaphubd.streams.limits import StreamLimits
+from zaphubd.streams.tokens import StreamTokens
 from zaphubd.tasks import TaskGroup
 from zaphubd.transport.base import Transport
 from zaphubd.transport.factory import build_transport
@@ -306,6 +310,31 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
         await hooks.close()
 
 
+async def streams_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The live event stream's reader of the events table, its limits and its tokens."""
+    settings = app[appkeys.SETTINGS]
+    hub = EventHub(EventFeed(app[appkeys.DB]), poll_s=settings.stream_poll_s)
+
+    async def poke(_: EventRow) -> None:
+        hub.poke()
+
+    app[appkeys.EVENT_SINK].subscribe(poke)
+    app[appkeys.EVENT_HUB] = hub
+    app[appkeys.STREAM_LIMITS] = StreamLimits(
+        per_key=settings.stream_max_per_key, total=settings.stream_max_total
+    )
+    app[appkeys.STREAM_TOKENS] = StreamTokens(app[appkeys.REDIS], ttl_s=settings.stream_token_ttl_s)
+
+    async def end_streams(_: web.Application) -> None:
+        hub.end_all("the daemon is shutting down")  # or aiohttp waits for them to end
+
+    app.on_shutdown.append(end_streams)
+    try:
+        yield
+    finally:
+        await hub.close()
+
+
 async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """Queue consumers and recovery; stopped before what they drive."""
     settings = app[appkeys.SETTINGS]
@@ -344,5 +373,6 @@ CONTEXTS: tuple[Callable[[web.Application], AsyncIterator[None]], ...] = (
     sessions_ctx,
     messaging_ctx,
     webhooks_ctx,
+    streams_ctx,
     workers_ctx,
 )

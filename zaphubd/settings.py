@@ -100,6 +100,18 @@ class Settings(BaseSettings):
         description="a connection whose keep-alives go unanswered this long is reconnected",
     )
     recovery_starts_per_s: float = Field(100.0, gt=0, le=10_000)
+    stream_max_per_key: int = Field(
+        10, ge=1, le=10_000, description="event streams one key may hold open on a node"
+    )
+    stream_max_total: int = Field(1000, ge=1, le=100_000, description="event streams per node")
+    stream_buffer_events: int = Field(
+        500, ge=10, le=100_000, description="events a stream holds for a slow reader"
+    )
+    stream_heartbeat_s: float = Field(15.0, ge=1, le=300)
+    stream_poll_s: float = Field(
+        1.0, gt=0, le=60, description="how often streams look for the other nodes' events"
+    )
+    stream_token_ttl_s: int = Field(60, ge=5, le=3600)
 
     @field_validator("log_level", mode="before")
     @classmethod

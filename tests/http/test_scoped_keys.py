@@ -69,6 +69,9 @@ async def call(client: Client, method: str, path: str, key: str) -> tuple[int, s
     if method in ("POST", "PATCH", "PUT"):
         kwargs["json"] = {}
     resp = await client.request("GET" if method == "*" else method, path, **kwargs)
+    if resp.content_type == "text/event-stream":  # an open event stream: it never ends
+        resp.close()
+        return resp.status, ""
     body = await resp.text()
     return resp.status, body
 

@@ -32,6 +32,17 @@ class EventRow:
             record["created_at"],
         )
 
+    def view(self) -> dict[str, Any]:
+        """The event as the API shows it (events list, event stream)."""
+        return {
+            "id": self.id,
+            "session_id": self.session_id,
+            "event_type": self.event_type,
+            "event_category": self.event_category,
+            "payload": self.payload,
+            "created_at": self.created_at,
+        }
+
 
 EVENT_COLUMNS = "id, session_id, event_type, event_category, payload, created_at"
 

@@ -16,6 +16,7 @@ from zaphubd.http import (
     nodes,
     prometheus,
     sessions,
+    streams,
     webhooks,
 )
 from zaphubd.http.auth import make_auth_middleware
@@ -46,5 +47,6 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     webhooks.setup(app)
     nodes.setup(app)
     keys.setup(app)
+    streams.setup(app)
     docs.setup(app)
     return app

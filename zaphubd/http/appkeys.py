@@ -24,6 +24,9 @@ from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.manager import SessionManager
 from zaphubd.sessions.transitions import Transitions
 from zaphubd.settings import Settings
+from zaphubd.streams.hub import EventHub
+from zaphubd.streams.limits import StreamLimits
+from zaphubd.streams.tokens import StreamTokens
 from zaphubd.webhooks.commands import WebhookCommands
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -49,3 +52,6 @@ LANES = web.AppKey("lanes", SendLanes)
 WEBHOOKS = web.AppKey("webhooks", WebhookCommands)
 NODES = web.AppKey("nodes", NodeRegistry)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
+EVENT_HUB = web.AppKey("event_hub", EventHub)
+STREAM_TOKENS = web.AppKey("stream_tokens", StreamTokens)
+STREAM_LIMITS = web.AppKey("stream_limits", StreamLimits)

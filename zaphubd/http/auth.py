@@ -23,6 +23,7 @@ from aiohttp.typedefs import Handler, Middleware
 from zaphubd.db.api_keys import ApiKey, ApiKeyRepo, key_hash
 from zaphubd.errors import Forbidden, NotFound, Unauthorized
 from zaphubd.http import appkeys
+from zaphubd.streams.tokens import stream_name
 
 Scope = Literal["read", "send", "control", "webhooks", "admin", "any"]
 ADMIN: Scope = "admin"
@@ -36,10 +37,15 @@ CACHE_TTL_S = 2.0
 CACHE_SIZE = 1024
 
 
+#: Set on the stream routes, the only ones a stream token (`streams/tokens.py`) opens.
+STREAM_TOKEN_ATTR = "zaphub_stream_token"  # noqa: S105 - an attribute name
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     session_id: uuid.UUID | None  # None: the admin
     scopes: frozenset[str]
+    key_id: uuid.UUID | None = None  # the session key's; None for the admin
 
     @property
     def admin(self) -> bool:
@@ -91,6 +97,8 @@ def make_auth_middleware(api_key: str | None) -> Middleware:
         if expected is None or _is_public(request.path):
             return await handler(request)
         presented = _presented_key(request)
+        if presented is None and "token" in request.query:
+            return await _with_stream_token(request, handler, request.query["token"])
         if presented is None:
             raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
         if hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), expected):
@@ -98,12 +106,31 @@ def make_auth_middleware(api_key: str | None) -> Middleware:
         key = await cache.find(ApiKeyRepo(request.app[appkeys.DB]), presented)
         if key is None:
             raise Unauthorized("invalid API key")
-        caller = Principal(key.session_id, frozenset(key.scopes))
+        caller = Principal(key.session_id, frozenset(key.scopes), key.id)
         _authorize(request, caller)
         request[PRINCIPAL] = caller
         return await handler(request)
 
     return auth
+
+
+async def _with_stream_token(
+    request: web.Request, handler: Handler, token: str
+) -> web.StreamResponse:
+    """A stream route opened with `?token=`: the principal the token was issued to, and only
+    on the stream it names."""
+    match = request.match_info
+    if match.http_exception is not None or not getattr(match.handler, STREAM_TOKEN_ATTR, False):
+        raise Unauthorized("a stream token opens the event stream it was issued for, nothing else")
+    stream = stream_name(_as_uuid(match["id"]) if "id" in match else None)
+    grant = await request.app[appkeys.STREAM_TOKENS].redeem(token, stream)
+    if grant is None:
+        raise Unauthorized("invalid or expired stream token: ask for a new one")
+    caller = Principal(grant.session_id, grant.scopes, grant.key_id)
+    if not caller.admin:
+        _authorize(request, caller)
+    request[PRINCIPAL] = caller
+    return await handler(request)
 
 
 def _authorize(request: web.Request, caller: Principal) -> None:

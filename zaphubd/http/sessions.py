@@ -360,17 +360,7 @@ async def list_events(request: web.Request) -> web.Response:
     q = request["querystring"]
     filt = EventFilter(sid, q.get("type"), q.get("event_type"), q.get("from_"), q.get("to"))
     rows, total = await request.app[appkeys.EVENT_REPO].list_page(filt, q["limit"], q["offset"])
-    data = [
-        {
-            "id": r.id,
-            "session_id": r.session_id,
-            "event_type": r.event_type,
-            "event_category": r.event_category,
-            "payload": r.payload,
-            "created_at": r.created_at,
-        }
-        for r in rows
-    ]
+    data = [r.view() for r in rows]
     return ok(data, pagination=page(total, q["limit"], q["offset"]))
 
 

@@ -96,3 +96,8 @@ def call_stream(node_id: str) -> str:
 def call_reply(request_id: str) -> str:
     """Where the owner pushes the answer to one call (expires)."""
     return f"{PREFIX}:call-reply:{request_id}"
+
+
+def stream_token(digest: str) -> str:
+    """A browser's short-lived event stream token, by the SHA-256 of the token."""
+    return f"{PREFIX}:stream-token:{digest}"
