@@ -326,7 +326,7 @@ async def streams_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.STREAM_TOKENS] = StreamTokens(app[appkeys.REDIS], ttl_s=settings.stream_token_ttl_s)
 
     async def end_streams(_: web.Application) -> None:
-        hub.end_all("the daemon is shutting down")  # or aiohttp waits for them to end
+        hub.end_all()  # or aiohttp would wait for the streams to end
 
     app.on_shutdown.append(end_streams)
     try:

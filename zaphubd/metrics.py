@@ -64,6 +64,11 @@ class Metrics:
             "ZAPHUB_SEND_PREFETCH_TOTAL)",
             registry=reg,
         )
+        self.event_streams = Gauge(
+            "zaphubd_event_streams_open",
+            "Event streams (Server-Sent Events) open on this node",
+            registry=reg,
+        )
         self.inbound_messages = Counter(
             "zaphubd_inbound_messages",
             "Inbound messages by outcome: stored, history (stored from a history sync), "

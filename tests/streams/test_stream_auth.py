@@ -78,3 +78,22 @@ async def test_a_stream_on_one_node_carries_another_nodes_events(
     await gw.net.post("/control/inbound", body)
     [frame] = await stream.events(1)
     assert frame.data["session_id"] == sid and frame.data["payload"]["messageId"] == "X1"
+
+
+async def test_a_revoked_keys_stream_ends(gateway: StartGateway) -> None:
+    gw = await gateway(api_key=ADMIN_KEY, stream_heartbeat_s=1)
+    sid = (await post(gw.api, "/api/v1/sessions", {"label": "x"}, ADMIN))["id"]
+    body = {"name": "reader", "session_id": sid, "scopes": ["read"]}
+    key = await post(gw.api, "/api/v1/keys", body, ADMIN)
+    resp = await gw.api.get(
+        "/api/v1/events/stream", headers={"Authorization": f"Bearer {key['key']}"}
+    )
+    assert resp.status == 200
+    stream = SseReader(resp)
+    revoked = await gw.api.delete(f"/api/v1/keys/{key['id']}", headers=ADMIN)
+    assert revoked.status == 200
+    while (frame := await stream.frame(timeout_s=5)) is not None and not frame.data_lines:
+        pass
+    assert frame is not None and frame.event == "close"
+    assert frame.data["reason"] == "revoked"
+    assert await stream.frame() is None  # and the stream is over

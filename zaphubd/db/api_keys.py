@@ -80,6 +80,13 @@ class ApiKeyRepo:
         )
         return ApiKey.from_record(record) if record else None
 
+    async def is_live(self, key_id: uuid.UUID) -> bool:
+        """Whether the key exists and is not revoked (an open stream asks, now and then)."""
+        found = await self._db.fetchval(
+            "SELECT true FROM api_keys WHERE id = $1 AND revoked_at IS NULL", key_id
+        )
+        return bool(found)
+
     async def listing(self, session_id: uuid.UUID | None) -> list[ApiKey]:
         records = await self._db.fetch(
             f"""SELECT {_COLUMNS} FROM api_keys

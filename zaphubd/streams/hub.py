@@ -39,7 +39,8 @@ class Subscription:
     def __init__(self, filt: StreamFilter, capacity: int) -> None:
         self.filter = filt
         self.overflowed = False
-        self.ended: str | None = None  # why the daemon ends the stream (shutting down)
+        #: Why the daemon ends the stream: (reason, message), e.g. shutting down.
+        self.ended: tuple[str, str] | None = None
         self._capacity = capacity
         self._items: deque[FeedEvent] = deque()
         self._ready = asyncio.Event()
@@ -54,8 +55,9 @@ class Subscription:
             self._items.append(event)
         self._ready.set()
 
-    def end(self, reason: str) -> None:
-        self.ended = reason
+    def end(self, reason: str, message: str) -> None:
+        if self.ended is None:
+            self.ended = (reason, message)
         self._ready.set()
 
     def restart(self) -> None:
@@ -107,13 +109,13 @@ class EventHub:
         """An event was written here: read the table now rather than at the next poll."""
         self._wake.set()
 
-    def end_all(self, reason: str) -> None:
-        """Tell every open stream to end (the daemon is shutting down)."""
+    def end_all(self) -> None:
+        """Tell every open stream to end: the daemon is shutting down."""
         for subscription in self._subscriptions:
-            subscription.end(reason)
+            subscription.end("shutdown", "the daemon is shutting down")
 
     async def close(self) -> None:
-        self.end_all("the daemon is shutting down")
+        self.end_all()
         self._subscriptions.clear()
         if self._task is not None:
             self._task.cancel()

@@ -3,8 +3,8 @@
 Frames: `id: <position>` and `data: <event as the events API shows it>` for each event (the
 default `message` type, so `EventSource.onmessage` sees them), a `: ping` comment every
 heartbeat, and a last `event: close` frame saying why the daemon ended the stream (a slow
-reader, a shutdown). After a close the client reconnects with `Last-Event-ID` and misses
-nothing: everything it did not get is read from the events table again.
+reader, a shutdown, a revoked key). After a close the client reconnects with
+`Last-Event-ID` and misses nothing: what it did not get is read from the events table.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ RETRY_MS = 3000
 #: reads too slowly.
 MAX_CATCH_UPS = 3
 SLOW_READER = "slow_reader"
-SHUTDOWN = "shutdown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +62,7 @@ async def pump(
             cursor = await _read_table(writer, subscription, feed, cursor)
             cursor, live_batches = await _follow(writer, subscription, cursor, pacing.heartbeat_s)
             if subscription.ended is not None:
-                await writer.close_frame(SHUTDOWN, subscription.ended)
+                await writer.close_frame(*subscription.ended)
                 return
             behind = 0 if live_batches else behind + 1
             if behind >= MAX_CATCH_UPS:
