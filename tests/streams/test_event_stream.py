@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.gateway import Api, Gateway, StartGateway
@@ -36,9 +37,9 @@ def message_ids(frames: list[Any]) -> list[str]:
 
 
 async def test_live_events_and_a_resume_that_misses_and_repeats_nothing(
-    gateway: StartGateway,
+    gateway: StartGateway, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    gw = await gateway()
+    gw = await gateway(stream_heartbeat_s=1)
     sid = (await gw.connect(ME))["id"]
     reader = await open_stream(gw.api, sid)
     for n in range(3):
@@ -48,6 +49,9 @@ async def test_live_events_and_a_resume_that_misses_and_repeats_nothing(
     assert {f.data["event_type"] for f in frames} == {"message.received"}
     assert all(f.data["session_id"] == sid for f in frames)
     reader.resp.close()
+    await asyncio.sleep(1.5)  # the next heartbeat finds the client gone: a normal end
+    logged = capfd.readouterr().err  # the daemon's own log handler writes to stderr
+    assert "unhandled error" not in logged and "Traceback" not in logged
 
     await say(gw, "S3")
     resumed = await open_stream(gw.api, sid, **{"Last-Event-ID": frames[1].id or ""})

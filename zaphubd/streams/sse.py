@@ -3,13 +3,14 @@
 Frames: `id: <position>` and `data: <event as the events API shows it>` for each event (the
 default `message` type, so `EventSource.onmessage` sees them), a `: ping` comment every
 heartbeat, and a last `event: close` frame saying why the daemon ended the stream (a slow
-reader, a shutdown, a revoked key). After a close the client reconnects with
+reader, a shutdown, a revoked key, Postgres unavailable). After a close the client reconnects with
 `Last-Event-ID` and misses nothing: what it did not get is read from the events table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from zaphubd import jsonutil
+from zaphubd.db.database import OUTAGE_ERRORS as PG_OUTAGES
 from zaphubd.db.event_feed import EventFeed, FeedEvent, Position
+from zaphubd.errors import DependencyUnavailable
 from zaphubd.streams.hub import PAGE, Subscription
 
 log = logging.getLogger("zaphubd.streams")
@@ -26,6 +29,8 @@ RETRY_MS = 3000
 #: reads too slowly.
 MAX_CATCH_UPS = 3
 SLOW_READER = "slow_reader"
+UNAVAILABLE = "unavailable"
+_UNAVAILABLE: tuple[type[BaseException], ...] = (DependencyUnavailable, *PG_OUTAGES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,12 @@ async def pump(
         log.info("event stream: a client stopped reading; disconnected")
         if transport is not None:
             transport.abort()  # the blocked write, its buffer and the connection go at once
+    except ConnectionResetError:
+        return  # the client left: the normal end of a stream
+    except _UNAVAILABLE as err:
+        log.warning("event stream ended: Postgres unavailable (%s)", err)
+        with contextlib.suppress(ConnectionResetError, ReaderTooSlow):
+            await writer.close_frame(UNAVAILABLE, "Postgres is unavailable; reconnect later")
 
 
 async def _read_table(
