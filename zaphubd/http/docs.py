@@ -1,8 +1,10 @@
 """OpenAPI 3 spec at /api/docs/openapi.json and Swagger UI at /api/docs, served offline.
 
-aiohttp-apigami builds the spec from the handlers' decorators when the app starts and serves
-the Swagger UI files bundled in its package (no CDN). Request validation uses our parser, so
-failures come out in the API.md envelope.
+aiohttp-apigami builds the spec from the handlers' decorators when the app starts; the
+Swagger UI files come from its package (no CDN). The page itself is ours: apigami's leaves
+Swagger UI's online validator on, which sends the spec's URL to validator.swagger.io
+whenever the daemon is reached by a host name other than localhost. Request validation uses
+our parser, so failures come out in the API.md envelope.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import warnings
 from aiohttp import web
 from aiohttp_apigami import AiohttpApiSpec, OpenApiVersion
 from aiohttp_apigami.constants import APISPEC_PARSER, SWAGGER_DICT
+from aiohttp_apigami.swagger_ui import SWAGGER_UI_STATIC_FILES
 
 from zaphubd import __version__
 from zaphubd.http.parsing import ApiParser
 
 SPEC_URL = "/api/docs/openapi.json"
+DOCS_PATH = "/api/docs"
+STATIC_PATH = "/api/docs/static"
 DESCRIPTION = (
     "Self-hosted multi-session WhatsApp gateway. Every route but the health check and these "
     "docs needs the API key (when the daemon has one): `Authorization: Bearer <key>` or "
@@ -31,8 +36,6 @@ def setup(app: web.Application) -> None:
     spec = AiohttpApiSpec(
         url=SPEC_URL,
         app=app,
-        swagger_path="/api/docs",
-        static_path="/api/docs/static",
         openapi_version=OpenApiVersion.V303,
         title="zaphubd API",
         version=__version__,
@@ -45,6 +48,43 @@ def setup(app: web.Application) -> None:
     )
     app[APISPEC_PARSER] = ApiParser()
     app.on_startup.append(_clean_spec)
+    app.router.add_static(STATIC_PATH, SWAGGER_UI_STATIC_FILES)
+    app.router.add_get(DOCS_PATH, _swagger_page)
+
+
+_PAGE = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<title>zaphubd API</title>
+<link rel="stylesheet" href="{STATIC_PATH}/swagger-ui.css">
+<link rel="stylesheet" href="{STATIC_PATH}/index.css">
+<link rel="icon" type="image/png" href="{STATIC_PATH}/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{STATIC_PATH}/swagger-ui-bundle.js"></script>
+<script src="{STATIC_PATH}/swagger-ui-standalone-preset.js"></script>
+<script>
+window.onload = () => {{
+  window.ui = SwaggerUIBundle({{
+    url: "{SPEC_URL}",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    layout: "StandaloneLayout",
+  }});
+}};
+</script>
+</body>
+</html>
+"""
+
+
+async def _swagger_page(_: web.Request) -> web.Response:
+    return web.Response(text=_PAGE, content_type="text/html")
 
 
 # aiohttp's HTTP parser answers a request it cannot parse (a request line or header beyond
