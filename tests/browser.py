@@ -144,6 +144,23 @@ class Browser:
         page = (await self.text())[:2000]
         raise AssertionError(f"no visible {wanted} within {timeout_s}s; the page shows:\n{page}")
 
+    async def fill(self, css_selector: str, value: str) -> None:
+        """Type `value` into the visible field, as a user would (keyboard events)."""
+        field_ = await self.wait_for(css_selector)
+        await self._call(field_.clear)
+        await self._call(field_.send_keys, value)
+
+    async def click(self, css_selector: str, text: str | None = None) -> None:
+        element = await self.wait_for(css_selector, text)
+        await self._call(element.click)
+
+    async def script(self, source: str, *args: Any) -> Any:
+        """The value of `source` (a function body) run in the page."""
+        return await self._call(self.driver.execute_script, source, *args)
+
+    async def url(self) -> str:
+        return await self._call(lambda: self.driver.current_url)
+
     def _visible(self, css_selector: str, text: str | None) -> WebElement | None:
         for element in self.driver.find_elements(By.CSS_SELECTOR, css_selector):
             try:

@@ -53,7 +53,11 @@ def routes(client: Client) -> list[tuple[str, str, Any]]:
     for route in client.server.app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("formatter") or info.get("path")
-        if not path or route.method == "HEAD" or path.startswith(("/api/docs", "/api/v1/health")):
+        if (
+            not path
+            or route.method == "HEAD"
+            or path.startswith(("/api/docs", "/api/v1/health", "/ui"))
+        ):
             continue
         found.append((route.method, path, route.handler))
     # Deleting the session last: the routes after it would only find it gone.

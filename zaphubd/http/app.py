@@ -17,6 +17,7 @@ from zaphubd.http import (
     prometheus,
     sessions,
     streams,
+    ui,
     webhooks,
 )
 from zaphubd.http.auth import make_auth_middleware
@@ -48,5 +49,6 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     nodes.setup(app)
     keys.setup(app)
     streams.setup(app)
+    ui.setup(app)
     docs.setup(app)
     return app

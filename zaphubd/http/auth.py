@@ -30,7 +30,7 @@ ADMIN: Scope = "admin"
 ANY_KEY: Scope = "any"
 SCOPE_ATTR = "zaphub_scope"
 PRINCIPAL = web.RequestKey("principal", object)
-PUBLIC_PREFIXES = ("/api/docs",)
+PUBLIC_PREFIXES = ("/api/docs", "/ui")
 PUBLIC_PATHS = frozenset({"/api/v1/health"})
 #: A revoked key stops working on every node within this time.
 CACHE_TTL_S = 2.0

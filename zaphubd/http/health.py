@@ -24,6 +24,9 @@ class HealthSchema(ma.Schema):
     checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
     version = ma.fields.String(required=True)
     uptime_s = ma.fields.Float(required=True)
+    auth = ma.fields.Boolean(
+        required=True, metadata={"description": "false: no ZAPHUB_API_KEY, the API is open"}
+    )
 
 
 class HealthEnvelopeSchema(ma.Schema):
@@ -54,6 +57,7 @@ async def health(request: web.Request) -> web.Response:
         "checks": checks,
         "version": __version__,
         "uptime_s": round(time.monotonic() - app[appkeys.STARTED_AT], 1),
+        "auth": app[appkeys.SETTINGS].api_key is not None,
     }
     if healthy:
         return ok(data)
