@@ -151,8 +151,15 @@ class Browser:
         await self._call(field_.send_keys, value)
 
     async def click(self, css_selector: str, text: str | None = None) -> None:
-        element = await self.wait_for(css_selector, text)
-        await self._call(element.click)
+        """Click the element; again if the page redrew it between finding and clicking."""
+        for _ in range(20):
+            element = await self.wait_for(css_selector, text)
+            try:
+                await self._call(element.click)
+                return
+            except StaleElementReferenceException:
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"{css_selector} kept being redrawn; it could not be clicked")
 
     async def script(self, source: str, *args: Any) -> Any:
         """The value of `source` (a function body) run in the page."""

@@ -39,6 +39,9 @@ _ONE_BACKLOG = f"""SELECT {_BACKLOG_COLUMNS} FROM messages
 
 _BACKLOGS = f"""SELECT session_id, {_BACKLOG_COLUMNS} FROM messages WHERE {_pending("$1")}
                 GROUP BY session_id"""
+_SOME_BACKLOGS = f"""SELECT session_id, {_BACKLOG_COLUMNS} FROM messages
+                     WHERE session_id = ANY($2::uuid[]) AND {_pending("$1")}
+                     GROUP BY session_id"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,14 @@ class OutboxRepo:
         """Every session with something pending (for the metrics)."""
         records = await self._db.fetch(_BACKLOGS, UNKNOWN_DELIVERY)
         return {r["session_id"]: _backlog(r) for r in records}
+
+    async def backlogs_of(self, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, Backlog]:
+        """These sessions' backlogs, in one query (a session with none is left out)."""
+        records = await self._db.fetch(_SOME_BACKLOGS, UNKNOWN_DELIVERY, session_ids)
+        return {r["session_id"]: _backlog(r) for r in records}
+
+
+NOTHING_PENDING = Backlog(0, 0, 0, None)
 
 
 def _backlog(r: asyncpg.Record) -> Backlog:

@@ -125,6 +125,12 @@ def _resume_after() -> ma.fields.DateTime:
     )
 
 
+class PendingSendsSchema(ma.Schema):
+    queued = ma.fields.Integer(required=True, metadata={"description": "waiting to be sent"})
+    in_flight = ma.fields.Integer(required=True, metadata={"description": "being handed over"})
+    retrying = ma.fields.Integer(required=True, metadata={"description": "will be retried"})
+
+
 class SessionSchema(ma.Schema):
     id = ma.fields.UUID(required=True)
     label = ma.fields.String(required=True)
@@ -144,6 +150,9 @@ class SessionSchema(ma.Schema):
     connected_at = ma.fields.DateTime(allow_none=True)
     disconnected_at = ma.fields.DateTime(allow_none=True)
     resume_after = _resume_after()
+    sends = ma.fields.Nested(
+        PendingSendsSchema, metadata={"description": "pending sends; in lists and GET /:id"}
+    )
     runtime_status = ma.fields.String(
         validate=ma.validate.OneOf(("connected", "connecting", "disconnected"))
     )

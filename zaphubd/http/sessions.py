@@ -88,7 +88,9 @@ def _shown_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def session_view(row: SessionRow, placed: Placement, include_qr: bool = False) -> dict[str, Any]:
+def session_view(
+    row: SessionRow, placed: Placement, include_qr: bool = False, sends: Backlog | None = None
+) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": row.id,
         "label": row.label,
@@ -113,6 +115,12 @@ def session_view(row: SessionRow, placed: Placement, include_qr: bool = False) -
     }
     if include_qr:
         view["qr_code"] = row.qr_code
+    if sends is not None:
+        view["sends"] = {
+            "queued": sends.queued,
+            "in_flight": sends.in_flight,
+            "retrying": sends.retrying,
+        }
     return view
 
 
@@ -148,7 +156,8 @@ async def list_sessions(request: web.Request) -> web.Response:
         only=principal(request).session_id,  # a session key sees its own session only
     )
     placements = await _placements(request.app, rows)
-    data = [session_view(row, placements[row.id]) for row in rows]
+    sends = await request.app[appkeys.SEND_BACKLOG].counts([row.id for row in rows])
+    data = [session_view(row, placements[row.id], sends=sends[row.id]) for row in rows]
     return ok(data, pagination=page(total, q["limit"], q["offset"]))
 
 
@@ -162,7 +171,9 @@ async def list_sessions(request: web.Request) -> web.Response:
 @match_info_schema(SessionPathSchema)
 async def get_session(request: web.Request) -> web.Response:
     row = await path_session(request)
-    return ok(await _one(request, row, include_qr=True))
+    placed = (await _placements(request.app, [row]))[row.id]
+    sends = (await request.app[appkeys.SEND_BACKLOG].counts([row.id]))[row.id]
+    return ok(session_view(row, placed, include_qr=True, sends=sends))
 
 
 @documented(

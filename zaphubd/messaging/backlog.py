@@ -7,11 +7,12 @@ Read from Postgres (the send queue) at request or scrape time. The gauges name a
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from zaphubd.db.outbox import Backlog, OutboxRepo
+from zaphubd.db.outbox import NOTHING_PENDING, Backlog, OutboxRepo
 from zaphubd.db.sessions import SessionRow
 from zaphubd.metrics import Metrics
 from zaphubd.sessions.config import SessionConfig
@@ -50,6 +51,11 @@ class BacklogView:
             oldest_queued_at=backlog.oldest_queued_at,
             prefetched_here=lane.held if lane else 0,
         )
+
+    async def counts(self, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, Backlog]:
+        """Each of these sessions' pending sends (nothing pending: all zero)."""
+        found = await self._outbox.backlogs_of(session_ids)
+        return {sid: found.get(sid, NOTHING_PENDING) for sid in session_ids}
 
     async def totals(self) -> Backlog:
         """Everything waiting, all sessions together."""

@@ -34,11 +34,27 @@ function notify(text, kind = "") {
   box.hidden = !text;
 }
 
+// Redraw a table body only when its data changed, so a button is not replaced under the
+// pointer by an identical one.
+const drawn = new Map();
+function fill(bodyId, rows, draw) {
+  const key = JSON.stringify(rows);
+  if (drawn.get(bodyId) === key) return;
+  drawn.set(bodyId, key);
+  $(bodyId).replaceChildren(...rows.map(draw));
+}
+
 function el(tag, text, attrs = {}) {
   const node = document.createElement(tag);
   if (text !== undefined && text !== null) node.textContent = String(text);
   for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
   return node;
+}
+
+// crypto.randomUUID exists only on HTTPS and localhost; getRandomValues everywhere.
+function newMessageId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return "ui-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function when(iso) {
@@ -60,7 +76,7 @@ function follow(sessionId, types, onEvent, onOpen) {
     try {
       const grant = await api("POST", "/events/stream-token", sessionId ? { sessionId } : {});
       const url = new URL(grant.url, location.origin);
-      url.searchParams.set("types", types);
+      if (types) url.searchParams.set("types", types);
       if (stream.lastId) url.searchParams.set("lastEventId", stream.lastId);
       const source = new EventSource(url.pathname + url.search);
       stream.source = source;
@@ -89,12 +105,16 @@ function stopAll() {
   state.timers.forEach((t) => { clearTimeout(t); clearInterval(t); });
   state.streams = [];
   state.timers = [];
+  state.refreshMessages = null;
+  drawn.clear();
 }
 
 // -- views ----------------------------------------------------------------------------------
 
 function show(section) {
-  for (const id of ["sign-in", "sessions", "session"]) $(id).hidden = id !== section;
+  for (const id of ["sign-in", "sessions", "session", "messages", "webhooks", "events"]) {
+    $(id).hidden = id !== section;
+  }
 }
 
 async function sessionsView() {
@@ -105,13 +125,12 @@ async function sessionsView() {
     pending = setTimeout(renderSessions, 200);
   };
   await renderSessions();
-  follow(null, "session.*", refresh, refresh);
+  follow(null, "session.*,message.send.queued,message.sent,message.moved_to_dlq", refresh, refresh);
 }
 
 async function renderSessions() {
   const rows = await api("GET", "/sessions?limit=100");
-  const body = $("session-rows");
-  body.replaceChildren(...rows.map(sessionRow));
+  fill("session-rows", rows, sessionRow);
   $("no-sessions").hidden = rows.length > 0;
 }
 
@@ -120,7 +139,9 @@ function sessionRow(s) {
   const link = el("a", s.label, { href: `#/sessions/${s.id}` });
   const cells = [
     ["Label", link], ["Status", s.status], ["Phone", phone(s.phone_number)],
-    ["Name", s.push_name], ["Node", s.node_id], ["Last seen", when(s.last_seen)],
+    ["Name", s.push_name], ["Node", s.node_id],
+    ["Queued / sending", s.sends ? `${s.sends.queued} / ${s.sends.in_flight}` : ""],
+    ["Last seen", when(s.last_seen)],
   ];
   for (const [label, value] of cells) {
     const td = el("td", value instanceof Node ? undefined : value, { "data-label": label });
@@ -170,12 +191,117 @@ async function sessionView(id) {
     if (s.status === "qr_pending") await drawQr(id, qr);
   };
   const rerender = () => render().catch((err) => notify(err.message, "error"));
+  $("to-messages").href = `#/sessions/${id}/messages`;
+  $("to-webhooks").href = `#/sessions/${id}/webhooks`;
   await render();
   follow(id, "session.*", (event) => {
     if (event.event_type === "session.pair_code") showPairCode(event.payload.pairing_code);
     else rerender();
   }, rerender);
   state.timers.push(setInterval(() => countdown(qr), 1000));
+}
+
+async function messagesView(id) {
+  show("messages");
+  $("back-to-session").href = `#/sessions/${id}`;
+  let pending = null;
+  const refresh = () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => renderMessages(id).catch((e) => notify(e.message, "error")), 200);
+  };
+  state.refreshMessages = refresh;
+  await renderMessages(id);
+  follow(id, "message.*", refresh, refresh);
+}
+
+async function renderMessages(id) {
+  const query = new URLSearchParams({ limit: "50" });
+  for (const name of ["status", "direction"]) {
+    const value = $(`filter-${name}`).value;
+    if (value) query.set(name, value);
+  }
+  const rows = await api("GET", `/sessions/${id}/messages?${query}`);
+  fill("message-rows", rows, messageRow);
+}
+
+function messageRow(m) {
+  const tr = el("tr", undefined, { "data-message": m.messageId });
+  const content = m.content?.text ?? m.content?.caption ?? (m.type === "text" ? "" : `[${m.type}]`);
+  const status = m.error_message ? `${m.status}: ${m.error_message}` : m.status;
+  const cells = [
+    ["When", when(m.created_at)], ["Direction", m.direction],
+    ["To / from", m.direction === "outbound" ? m.to : m.from], ["Type", m.type],
+    ["Content", content], ["Status", status],
+  ];
+  for (const [label, value] of cells) tr.append(el("td", value, { "data-label": label }));
+  tr.lastChild.className = `status status-${m.status}`;
+  tr.children[4].classList.add("content");
+  return tr;
+}
+
+async function webhooksView(id) {
+  show("webhooks");
+  $("webhooks-back").href = `#/sessions/${id}`;
+  $("webhook-test-result").textContent = "";
+  let pending = null;
+  const refresh = () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => renderDeliveries(id).catch((e) => notify(e.message, "error")), 200);
+  };
+  await renderDeliveries(id);
+  follow(id, "webhook.*", refresh, refresh);
+}
+
+async function renderDeliveries(id) {
+  const rows = await api("GET", `/sessions/${id}/webhook/events?limit=50`);
+  fill("delivery-rows", rows, (d) => deliveryRow(id, d));
+  $("no-deliveries").hidden = rows.length > 0;
+}
+
+function deliveryRow(sessionId, d) {
+  const tr = el("tr", undefined, { "data-delivery": d.delivery_id });
+  const cells = [
+    ["Created", when(d.created_at)], ["Event", d.event], ["URL", d.url],
+    ["Status", d.status],
+  ];
+  for (const [label, value] of cells) tr.append(el("td", value, { "data-label": label }));
+  tr.lastChild.className = `status status-${d.status}`;
+  const log = el("ol", undefined, { class: "attempts" });
+  for (const a of d.attempt_log) {
+    const outcome = a.error ? a.error : `HTTP ${a.status_code}`;
+    log.append(el("li", `${when(a.at)}: ${outcome} (${a.latency_ms} ms)`));
+  }
+  const attempts = el("td", undefined, { "data-label": "Attempts" });
+  attempts.append(log);
+  tr.append(attempts);
+  const actions = el("td", undefined, { class: "actions", "data-label": "Actions" });
+  if (d.status === "failed") {
+    const retry = el("button", "Retry", { type: "button" });
+    retry.addEventListener("click", async () => {
+      try {
+        await api("POST", `/sessions/${sessionId}/webhook/retry`, { delivery_id: d.delivery_id });
+        notify("Retry queued");
+      } catch (err) {
+        notify(`Retry failed: ${err.message}`, "error");
+      }
+    });
+    actions.append(retry);
+  }
+  tr.append(actions);
+  return tr;
+}
+
+async function eventsView() {
+  show("events");
+  const feed = $("event-feed");
+  feed.replaceChildren();
+  const types = $("events-types").value.trim() || "*";
+  follow(null, types === "*" ? "" : types, (event) => {
+    const line = `${when(event.created_at)}  ${event.event_type}  ${event.session_id || "-"}  ` +
+      JSON.stringify(event.payload);
+    feed.prepend(el("li", line.slice(0, 600), { "data-type": event.event_type }));
+    while (feed.children.length > 200) feed.lastChild.remove();  // the page keeps the last 200
+  }, () => {});
 }
 
 async function drawQr(id, qr) {
@@ -209,9 +335,12 @@ function showPairCode(code) {
 async function route() {
   stopAll();
   notify("");
-  const match = location.hash.match(/^#\/sessions\/(.+)$/);
+  const [, id, page] = location.hash.match(/^#\/sessions\/([^/]+)(?:\/(\w+))?$/) || [];
   try {
-    if (match && UUID.test(match[1])) await sessionView(match[1]);
+    if (location.hash === "#/events") await eventsView();
+    else if (id && UUID.test(id) && page === "messages") await messagesView(id);
+    else if (id && UUID.test(id) && page === "webhooks") await webhooksView(id);
+    else if (id && UUID.test(id)) await sessionView(id);
     else await sessionsView();
   } catch (err) {
     if (err.status === 401) return signIn("That key was refused.");
@@ -241,6 +370,13 @@ async function start() {
     e.preventDefault();
     const body = { label: $("new-label").value.trim() };
     if ($("new-webhook").value.trim()) body.webhook_url = $("new-webhook").value.trim();
+    if ($("new-config").value.trim()) {
+      try {
+        body.config = JSON.parse($("new-config").value);
+      } catch (err) {
+        return notify("Config must be a JSON object, e.g. {\"retryLimit\": 5}", "error");
+      }
+    }
     try {
       const created = await api("POST", "/sessions", body);
       e.target.reset();
@@ -258,6 +394,41 @@ async function start() {
     } catch (err) {
       notify(`Pairing failed: ${err.message}`, "error");
     }
+  });
+  $("send-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const id = location.hash.split("/")[2];
+    // A fresh messageId per send: a retried request can never send twice.
+    const body = { messageId: newMessageId(), to: $("send-to").value.trim(),
+      text: $("send-text").value };
+    try {
+      await api("POST", `/sessions/${id}/messages`, body);
+      $("send-text").value = "";
+      notify(`Queued: ${body.messageId}`);
+      state.refreshMessages?.();
+    } catch (err) {
+      notify(`Send failed: ${err.message}`, "error");
+    }
+  });
+  for (const name of ["status", "direction"]) {
+    $(`filter-${name}`).addEventListener("change", () => state.refreshMessages?.());
+  }
+  $("webhook-test").addEventListener("click", async () => {
+    const id = location.hash.split("/")[2];
+    $("webhook-test-result").textContent = "Sending…";
+    try {
+      const r = await api("POST", `/sessions/${id}/webhook/test`, {});
+      $("webhook-test-result").textContent = r.ok
+        ? `OK: HTTP ${r.status_code} in ${r.latency_ms} ms`
+        : `Failed: ${r.error || `HTTP ${r.status_code}`} (${r.latency_ms} ms)`;
+    } catch (err) {
+      $("webhook-test-result").textContent = `Failed: ${err.message}`;
+    }
+  });
+  $("events-filter").addEventListener("submit", (e) => {
+    e.preventDefault();
+    stopAll();
+    eventsView();
   });
   window.addEventListener("hashchange", route);
 
