@@ -112,3 +112,7 @@ async def test_with_auth_off_the_page_says_so(gateway: StartGateway, browser: Br
     await browser.wait_for("#auth-off", text="Authentication is off")
     await browser.wait_for("#no-sessions", text="No sessions yet")  # no key asked for
     assert await browser.console_errors() == []
+    await browser.click("header nav a", text="Events")
+    await browser.fill("#events-types", "nope.*")
+    await browser.click("#events-filter button")
+    await browser.wait_for("#notice", text="The live updates stopped")  # said, not silent

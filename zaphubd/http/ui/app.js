@@ -81,13 +81,20 @@ function follow(sessionId, types, onEvent, onOpen) {
       const source = new EventSource(url.pathname + url.search);
       stream.source = source;
       // Open means subscribed: what the page reads now cannot miss an event after it.
-      source.onopen = () => onOpen();
+      source.onopen = () => {
+        if ($("notice").textContent.startsWith("The live updates stopped")) notify("");
+        onOpen();
+      };
       source.onmessage = (frame) => {
         stream.lastId = frame.lastEventId;
         onEvent(JSON.parse(frame.data));
       };
       source.addEventListener("close", () => { source.close(); retry(); });
-      source.onerror = () => { if (source.readyState === EventSource.CLOSED) retry(); };
+      source.onerror = () => {
+        if (source.readyState !== EventSource.CLOSED) return;  // the browser reconnects
+        notify("The live updates stopped (a bad filter, or the daemon is away); retrying…", "error");
+        retry();
+      };
     } catch (err) {
       retry();
     }
