@@ -22,6 +22,7 @@ from aiohttp import web
 from zaphubd import __version__
 from zaphubd.cluster.owner_calls import OwnerCalls
 from zaphubd.cluster.registry import NodeRegistry
+from zaphubd.db.api_keys import ApiKeyRepo
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.database import Database
 from zaphubd.db.event_feed import EventFeed
@@ -58,6 +59,7 @@ from zaphubd.sessions.transitions import Transitions
 from zaphubd.sessions.workers import CLOSE_SPEC, INIT_SPEC, SessionWorkers
 from zaphubd.streams.hub import EventHub
 from zaphubd.streams.limits import StreamLimits
+from zaphubd.streams.revocation import end_revoked_streams
 from zaphubd.streams.tokens import StreamTokens
 from zaphubd.tasks import TaskGroup
 from zaphubd.transport.base import Transport
@@ -329,9 +331,13 @@ async def streams_ctx(app: web.Application) -> AsyncIterator[None]:
         hub.end_all()  # or aiohttp would wait for the streams to end
 
     app.on_shutdown.append(end_streams)
+    tasks = TaskGroup("streams")
+    keys = ApiKeyRepo(app[appkeys.DB])
+    tasks.spawn(end_revoked_streams(hub, keys, interval_s=settings.stream_heartbeat_s), "revoked")
     try:
         yield
     finally:
+        await tasks.cancel_all()
         await hub.close()
 
 

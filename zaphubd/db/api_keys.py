@@ -80,12 +80,13 @@ class ApiKeyRepo:
         )
         return ApiKey.from_record(record) if record else None
 
-    async def is_live(self, key_id: uuid.UUID) -> bool:
-        """Whether the key exists and is not revoked (an open stream asks, now and then)."""
-        found = await self._db.fetchval(
-            "SELECT true FROM api_keys WHERE id = $1 AND revoked_at IS NULL", key_id
+    async def live_of(self, key_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of these keys that exist and are not revoked (open streams ask)."""
+        records = await self._db.fetch(
+            "SELECT id FROM api_keys WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL",
+            list(key_ids),
         )
-        return bool(found)
+        return {r["id"] for r in records}
 
     async def listing(self, session_id: uuid.UUID | None) -> list[ApiKey]:
         records = await self._db.fetch(

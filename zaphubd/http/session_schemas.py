@@ -151,7 +151,7 @@ class SessionSchema(ma.Schema):
     disconnected_at = ma.fields.DateTime(allow_none=True)
     resume_after = _resume_after()
     sends = ma.fields.Nested(
-        PendingSendsSchema, metadata={"description": "pending sends; in lists and GET /:id"}
+        PendingSendsSchema, metadata={"description": "pending sends; in lists, GET and PATCH"}
     )
     runtime_status = ma.fields.String(
         validate=ma.validate.OneOf(("connected", "connecting", "disconnected"))

@@ -124,9 +124,17 @@ def session_view(
     return view
 
 
+async def _views(
+    request: web.Request, rows: list[SessionRow], include_qr: bool = False
+) -> list[dict[str, Any]]:
+    """The rows as the API shows them, with where each runs and its pending sends."""
+    placements = await _placements(request.app, rows)
+    sends = await request.app[appkeys.SEND_BACKLOG].counts([row.id for row in rows])
+    return [session_view(r, placements[r.id], include_qr, sends[r.id]) for r in rows]
+
+
 async def _one(request: web.Request, row: SessionRow, include_qr: bool = False) -> dict[str, Any]:
-    placed = (await _placements(request.app, [row]))[row.id]
-    return session_view(row, placed, include_qr)
+    return (await _views(request, [row], include_qr))[0]
 
 
 @documented("Create a session", TAG, (201, SessionEnvelope), errors=(400, 429), scope="admin")
@@ -155,10 +163,7 @@ async def list_sessions(request: web.Request) -> web.Response:
         q["sortOrder"],
         only=principal(request).session_id,  # a session key sees its own session only
     )
-    placements = await _placements(request.app, rows)
-    sends = await request.app[appkeys.SEND_BACKLOG].counts([row.id for row in rows])
-    data = [session_view(row, placements[row.id], sends=sends[row.id]) for row in rows]
-    return ok(data, pagination=page(total, q["limit"], q["offset"]))
+    return ok(await _views(request, rows), pagination=page(total, q["limit"], q["offset"]))
 
 
 @documented(
@@ -171,9 +176,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 @match_info_schema(SessionPathSchema)
 async def get_session(request: web.Request) -> web.Response:
     row = await path_session(request)
-    placed = (await _placements(request.app, [row]))[row.id]
-    sends = (await request.app[appkeys.SEND_BACKLOG].counts([row.id]))[row.id]
-    return ok(session_view(row, placed, include_qr=True, sends=sends))
+    return ok(await _one(request, row, include_qr=True))
 
 
 @documented(

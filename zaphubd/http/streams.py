@@ -4,8 +4,6 @@ browsers, whose EventSource cannot send an Authorization header."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from typing import Any
 
@@ -13,8 +11,7 @@ import marshmallow as ma
 from aiohttp import web
 from aiohttp_apigami import match_info_schema, querystring_schema, request_schema
 
-from zaphubd.db.api_keys import ApiKeyRepo
-from zaphubd.db.event_feed import BadPosition, EventFeed, Position
+from zaphubd.db.event_feed import BadPosition, Position
 from zaphubd.errors import NotFound, ValidationFailed
 from zaphubd.event_types import is_valid_pattern
 from zaphubd.http import appkeys
@@ -28,7 +25,7 @@ from zaphubd.http.schemas import (
     envelope,
 )
 from zaphubd.http.session_path import path_session_id
-from zaphubd.streams.hub import StreamFilter, Subscription
+from zaphubd.streams.hub import StreamFilter
 from zaphubd.streams.sse import Pacing, pump
 from zaphubd.streams.tokens import Grant, stream_name
 
@@ -108,42 +105,24 @@ async def session_events_stream(request: web.Request) -> web.StreamResponse:
 
 
 async def _stream(request: web.Request, session_id: uuid.UUID | None) -> web.StreamResponse:
-    query = request["querystring"]
-    filt = StreamFilter(session_id, _patterns(query.get("types")))
+    filt = StreamFilter(session_id, _patterns(request["querystring"].get("types")))
     resume = _resume_position(request)
-    settings, hub = request.app[appkeys.SETTINGS], request.app[appkeys.EVENT_HUB]
-    feed = EventFeed(request.app[appkeys.DB])
+    app = request.app
+    settings, hub = app[appkeys.SETTINGS], app[appkeys.EVENT_HUB]
     key_id = principal(request).key_id
     pacing = Pacing(settings.stream_heartbeat_s, 2 * settings.stream_heartbeat_s)
-    with request.app[appkeys.STREAM_LIMITS].admit(str(key_id or "admin")):
-        subscription = await hub.subscribe(filt, settings.stream_buffer_events)
-        request.app[appkeys.METRICS].event_streams.inc()
-        watch = None
-        if key_id is not None:
-            repo = ApiKeyRepo(request.app[appkeys.DB])
-            watch = asyncio.create_task(_end_when_revoked(repo, key_id, subscription, pacing))
+    with app[appkeys.STREAM_LIMITS].admit(str(key_id or "admin")):
+        subscription = await hub.subscribe(filt, settings.stream_buffer_events, key_id)
+        app[appkeys.METRICS].event_streams.inc()
         try:
-            start = resume if resume is not None else await feed.head()
+            start = resume if resume is not None else await hub.feed.head()
             resp = web.StreamResponse(headers=_STREAM_HEADERS)
             await resp.prepare(request)
-            await pump(resp, subscription, feed, start, pacing, request.transport)
+            await pump(resp, subscription, hub.feed, start, pacing, request.transport)
         finally:
             hub.unsubscribe(subscription)
-            request.app[appkeys.METRICS].event_streams.dec()
-            if watch is not None:
-                watch.cancel()
+            app[appkeys.METRICS].event_streams.dec()
     return resp
-
-
-async def _end_when_revoked(
-    repo: ApiKeyRepo, key_id: uuid.UUID, subscription: Subscription, pacing: Pacing
-) -> None:
-    """A revoked key's open streams end within a heartbeat, as its requests stop working."""
-    while subscription.ended is None:
-        await asyncio.sleep(pacing.heartbeat_s)
-        with contextlib.suppress(Exception):  # Postgres away: ask again next time
-            if not await repo.is_live(key_id):
-                subscription.end("revoked", "the key of this stream was revoked")
 
 
 _STREAM_HEADERS = {
@@ -198,11 +177,10 @@ async def create_stream_token(request: web.Request) -> web.Response:
     tokens = request.app[appkeys.STREAM_TOKENS]
     grant = Grant(caller.session_id, caller.scopes, caller.key_id)
     token = await tokens.issue(stream_name(session_id), grant)
-    path = (
-        "/api/v1/events/stream"
-        if session_id is None
-        else (f"/api/v1/sessions/{session_id}/events/stream")
-    )
+    if session_id is None:
+        path = "/api/v1/events/stream"
+    else:
+        path = f"/api/v1/sessions/{session_id}/events/stream"
     return ok(
         {"token": token, "expiresIn": tokens.ttl_s, "url": f"{path}?token={token}"}, status=201
     )

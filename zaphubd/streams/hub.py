@@ -36,8 +36,9 @@ class StreamFilter:
 
 
 class Subscription:
-    def __init__(self, filt: StreamFilter, capacity: int) -> None:
+    def __init__(self, filt: StreamFilter, capacity: int, key_id: uuid.UUID | None) -> None:
         self.filter = filt
+        self.key_id = key_id  # the session key that opened it; None: the admin
         self.overflowed = False
         #: Why the daemon ends the stream: (reason, message), e.g. shutting down.
         self.ended: tuple[str, str] | None = None
@@ -91,10 +92,16 @@ class EventHub:
     def open_streams(self) -> int:
         return len(self._subscriptions)
 
-    async def subscribe(self, filt: StreamFilter, capacity: int) -> Subscription:
+    @property
+    def feed(self) -> EventFeed:
+        return self._feed
+
+    async def subscribe(
+        self, filt: StreamFilter, capacity: int, key_id: uuid.UUID | None = None
+    ) -> Subscription:
         """A subscription fed from the hub's current position on: every event written
         after this call returns reaches it (or marks it overflowed)."""
-        subscription = Subscription(filt, capacity)
+        subscription = Subscription(filt, capacity, key_id)
         async with self._starting:
             if self._task is None or self._task.done():
                 self._cursor = await self._feed.head()
@@ -108,6 +115,16 @@ class EventHub:
     def poke(self) -> None:
         """An event was written here: read the table now rather than at the next poll."""
         self._wake.set()
+
+    def session_keys(self) -> set[uuid.UUID]:
+        """The session keys that hold open streams."""
+        return {s.key_id for s in self._subscriptions if s.key_id is not None}
+
+    def end_streams_of(self, key_ids: set[uuid.UUID]) -> None:
+        """End the streams these (revoked) keys opened."""
+        for subscription in self._subscriptions:
+            if subscription.key_id in key_ids:
+                subscription.end("revoked", "the key of this stream was revoked")
 
     def end_all(self) -> None:
         """Tell every open stream to end: the daemon is shutting down."""

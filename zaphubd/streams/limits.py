@@ -13,10 +13,7 @@ class StreamLimits:
         self._per_key = per_key
         self._total = total
         self._open: dict[str, int] = {}  # at most `total` entries: closed keys are removed
-
-    @property
-    def open(self) -> int:
-        return sum(self._open.values())
+        self.open = 0
 
     @contextmanager
     def admit(self, key: str) -> Iterator[None]:
@@ -33,9 +30,11 @@ class StreamLimits:
                 "(ZAPHUB_STREAM_MAX_TOTAL)"
             )
         self._open[key] = held + 1
+        self.open += 1
         try:
             yield
         finally:
+            self.open -= 1
             left = self._open[key] - 1
             if left:
                 self._open[key] = left

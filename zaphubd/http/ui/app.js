@@ -44,6 +44,15 @@ function fill(bodyId, rows, draw) {
   $(bodyId).replaceChildren(...rows.map(draw));
 }
 
+// `draw` once, 200 ms after the last of a burst of calls (events come in bursts).
+function soon(draw) {
+  let pending = null;
+  return () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => draw().catch((err) => notify(err.message, "error")), 200);
+  };
+}
+
 function el(tag, text, attrs = {}) {
   const node = document.createElement(tag);
   if (text !== undefined && text !== null) node.textContent = String(text);
@@ -126,11 +135,7 @@ function show(section) {
 
 async function sessionsView() {
   show("sessions");
-  let pending = null;
-  const refresh = () => {
-    clearTimeout(pending);
-    pending = setTimeout(renderSessions, 200);
-  };
+  const refresh = soon(renderSessions);
   await renderSessions();
   follow(null, "session.*,message.send.queued,message.sent,message.moved_to_dlq", refresh, refresh);
 }
@@ -211,11 +216,7 @@ async function sessionView(id) {
 async function messagesView(id) {
   show("messages");
   $("back-to-session").href = `#/sessions/${id}`;
-  let pending = null;
-  const refresh = () => {
-    clearTimeout(pending);
-    pending = setTimeout(() => renderMessages(id).catch((e) => notify(e.message, "error")), 200);
-  };
+  const refresh = soon(() => renderMessages(id));
   state.refreshMessages = refresh;
   await renderMessages(id);
   follow(id, "message.*", refresh, refresh);
@@ -250,11 +251,7 @@ async function webhooksView(id) {
   show("webhooks");
   $("webhooks-back").href = `#/sessions/${id}`;
   $("webhook-test-result").textContent = "";
-  let pending = null;
-  const refresh = () => {
-    clearTimeout(pending);
-    pending = setTimeout(() => renderDeliveries(id).catch((e) => notify(e.message, "error")), 200);
-  };
+  const refresh = soon(() => renderDeliveries(id));
   await renderDeliveries(id);
   follow(id, "webhook.*", refresh, refresh);
 }
