@@ -92,6 +92,14 @@ class CapacityReached(ApiError):
     type_name = "CapacityError"
 
 
+class UpstreamError(ApiError):
+    """WhatsApp answered a request with an error that is neither the caller's mistake nor a
+    missing target (a refusal the network gives no reason for)."""
+
+    status = 502
+    type_name = "UpstreamError"
+
+
 class ServiceUnavailable(ApiError):
     status = 503
     type_name = "ServiceUnavailableError"

@@ -28,7 +28,17 @@ import orjson
 from redis.typing import EncodableT, FieldT
 
 from zaphubd.backoff import backoff_delay
-from zaphubd.errors import ApiError, DependencyUnavailable, NotFound, SessionNotReady
+from zaphubd.errors import (
+    ApiError,
+    CapacityReached,
+    Conflict,
+    DependencyUnavailable,
+    Forbidden,
+    NotFound,
+    SessionNotReady,
+    UpstreamError,
+    ValidationFailed,
+)
 from zaphubd.queue import keys
 from zaphubd.queue.redis import OUTAGE_ERRORS, RedisClient
 from zaphubd.tasks import cancel_and_wait
@@ -42,7 +52,17 @@ REPLY_TTL_S = 60
 READ_BLOCK_MS = 1000
 #: The errors that cross: their type name picks the class the caller raises again.
 _CROSSING: dict[str, type[ApiError]] = {
-    cls.type_name: cls for cls in (SessionNotReady, NotFound, ApiError)
+    cls.type_name: cls
+    for cls in (
+        SessionNotReady,
+        NotFound,
+        Forbidden,
+        Conflict,
+        ValidationFailed,
+        CapacityReached,
+        UpstreamError,
+        ApiError,
+    )
 }
 
 

@@ -1,25 +1,39 @@
 """What the API may do on a session's live connection: presence, subscriptions, pairing
-codes, media.
+codes, media; and the way feature modules (contacts, groups, chats...) add their own calls.
 
 The API never holds a transport client. It asks here, and gets API errors back: a session that
 is not connected is `SessionNotReady` (409), media the network no longer has is `NotFound`
 (404). Transport errors are mapped in this one place, so a transport can change without
 touching `http/`. A session that runs on another node is asked there (`cluster/owner_calls.py`):
 the same call runs on the owner, and its result or API error comes back.
+
+A feature module registers each of its calls with `serve(op, local)` and runs them with
+`run(session_id, op, args)`; arguments and results cross nodes as JSON. Inside a local call,
+`connected(session_id, why)` gives the client and `transport_errors(what)` maps what the
+transport raises onto API errors.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from zaphubd.cluster.owner_calls import OwnerCalls, decode_bytes, encode_bytes
-from zaphubd.errors import NotFound, SessionNotReady
+from zaphubd.errors import CapacityReached, Forbidden, NotFound, SessionNotReady, UpstreamError
 from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.manager import SessionManager
-from zaphubd.transport.base import Client, MediaUnavailable, NotConnected, TransportError
+from zaphubd.transport.base import (
+    Client,
+    MediaUnavailable,
+    NotConnected,
+    NotPermitted,
+    RateLimited,
+    TargetNotFound,
+    TransportError,
+)
 from zaphubd.transport.events import MediaRef
 from zaphubd.transport.outbound import PresenceType
 
@@ -47,15 +61,27 @@ class SessionActions:
         self._media_max_bytes = media_max_bytes
         self._leases = leases
         self._calls = calls
-        self._local: dict[str, Local] = {
-            "presence": self._presence,
-            "subscribe": self._subscribe,
-            "pair": self._pair,
-            "media": self._media,
-        }
-        if calls is not None:
-            for op, local in self._local.items():
-                calls.serve(op, local)
+        self._local: dict[str, Local] = {}
+        self.serve("presence", self._presence)
+        self.serve("subscribe", self._subscribe)
+        self.serve("pair", self._pair)
+        self.serve("media", self._media)
+
+    def serve(self, op: str, local: Local) -> None:
+        """Register `op`: `local` runs it on the node that runs the session."""
+        if op in self._local:
+            raise ValueError(f"session action {op!r} is registered twice")
+        self._local[op] = local
+        if self._calls is not None:
+            self._calls.serve(op, local)
+
+    async def run(self, session_id: uuid.UUID, op: str, args: dict[str, Any]) -> Any:
+        """Run a registered `op` where the session runs; its API errors come back as such."""
+        return await self._on_owner(session_id, op, args)
+
+    def connected(self, session_id: uuid.UUID, why: str) -> Client:
+        """The session's client on this node; SessionNotReady (409) when it is not connected."""
+        return self._client(session_id, why)
 
     async def send_presence(
         self, session_id: uuid.UUID, presence: PresenceType, chat: str | None
@@ -117,7 +143,25 @@ class SessionActions:
         }
 
     def _client(self, session_id: uuid.UUID, why: str) -> Client:
+        """See `connected`."""
         client = self._manager.connected_client(session_id)
         if client is None:
             raise SessionNotReady(f"the session is not connected: {why}")
         return client
+
+
+@contextmanager
+def transport_errors(what: str) -> Iterator[None]:
+    """Map a transport error raised inside onto the API error a client should see."""
+    try:
+        yield
+    except NotConnected as err:
+        raise SessionNotReady(f"{what}: the session is not connected") from err
+    except TargetNotFound as err:
+        raise NotFound(f"{what}: {err}") from err
+    except NotPermitted as err:
+        raise Forbidden(f"{what}: {err}") from err
+    except RateLimited as err:
+        raise CapacityReached(f"{what}: WhatsApp asks to slow down, try again later") from err
+    except TransportError as err:
+        raise UpstreamError(f"{what}: {err}") from err

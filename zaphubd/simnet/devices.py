@@ -25,11 +25,11 @@ from zaphubd.simnet.protocol import (
     ProtocolError,
     decode_batch,
 )
+from zaphubd.simnet.requests import Handler, online, text
 from zaphubd.simnet.tasks import spawn
 
 log = logging.getLogger("zaphubd.simnet")
 
-Handler = Callable[[Network, Link, Frame], Frame | None]
 HEARTBEAT_S = 30.0
 
 
@@ -94,23 +94,10 @@ def reply_error(link: Link, rid: Any, err: OpError) -> None:
         link.push({"op": "result", "r": rid, "ok": False, "error": err.as_dict()})
 
 
-def _online(link: Link) -> Device:
-    if link.device is None or not link.online or link.device.phone is None:
-        raise OpError("not_connected", "this device is not logged in", permanent=False)
-    return link.device
-
-
-def _text(frame: Frame, name: str, max_len: int = 255) -> str:
-    value = frame.get(name)
-    if not isinstance(value, str) or not 1 <= len(value) <= max_len:
-        raise OpError("bad_request", f"{name} must be a string of 1-{max_len} characters")
-    return value
-
-
 def _hello(net: Network, link: Link, frame: Frame) -> None:
     if link.device is not None:
         raise OpError("bad_frame", "hello was already sent")
-    device_id = _text(frame, "device", max_len=128)
+    device_id = text(frame, "device", max_len=128)
     creds = frame.get("creds")
     if creds is None:
         device = net.attach(link, device_id)
@@ -141,7 +128,7 @@ def _refuse(net: Network, link: Link, secret: Any) -> None:
 
 
 def _send(net: Network, link: Link, frame: Frame) -> None:
-    device = _online(link)
+    device = online(link)
     latency_s = net.faults.send_latency_ms / 1000
     if latency_s > 0:
         link.delay.add(latency_s, lambda: _finish_send(net, link, device, frame))
@@ -171,7 +158,7 @@ def _pair_phone(net: Network, link: Link, frame: Frame) -> Frame:
 
 
 def _presence(net: Network, link: Link, frame: Frame) -> Frame:
-    device = _online(link)
+    device = online(link)
     assert device.phone is not None
     presence = frame.get("presence")
     if presence in social.ACCOUNT_PRESENCE:
@@ -187,12 +174,12 @@ def _presence(net: Network, link: Link, frame: Frame) -> Frame:
 
 
 def _subscribe(net: Network, link: Link, frame: Frame) -> Frame:
-    social.subscribe(net, _online(link), messaging.parse_jid(frame.get("jid"), "jid"))
+    social.subscribe(net, online(link), messaging.parse_jid(frame.get("jid"), "jid"))
     return {}
 
 
 def _read(net: Network, link: Link, frame: Frame) -> Frame:
-    device = _online(link)
+    device = online(link)
     assert device.phone is not None
     chat = messaging.parse_jid(frame.get("chat"), "chat")
     sender = messaging.parse_jid(frame["sender"], "sender") if frame.get("sender") else None
@@ -205,14 +192,14 @@ def _read(net: Network, link: Link, frame: Frame) -> Frame:
 
 
 def _reject_call(net: Network, link: Link, frame: Frame) -> Frame:
-    device = _online(link)
+    device = online(link)
     caller = messaging.parse_jid(frame.get("caller"), "caller")
-    net.record(device, "reject_call", caller=caller, call_id=_text(frame, "call_id"))
+    net.record(device, "reject_call", caller=caller, call_id=text(frame, "call_id"))
     return {}
 
 
 def _logout(net: Network, link: Link, frame: Frame) -> Frame:
-    device = _online(link)
+    device = online(link)
     net.record(device, "logout")
     net.revoke(device)
     link.online = False
@@ -234,10 +221,10 @@ def _ping(net: Network, link: Link, frame: Frame) -> Frame:
 
 def _retry(net: Network, link: Link, frame: Frame) -> Frame:
     """A retry receipt for a message this device could not decrypt."""
-    return {"resent": messaging.retry(net, _online(link), _text(frame, "id", max_len=128))}
+    return {"resent": messaging.retry(net, online(link), text(frame, "id", max_len=128))}
 
 
-OPS: dict[str, Handler] = {
+CORE_OPS: dict[str, Handler] = {
     "retry": _retry,
     "hello": _hello,
     "ping": _ping,
@@ -250,3 +237,6 @@ OPS: dict[str, Handler] = {
     "logout": _logout,
     "ack": _ack,
 }
+
+#: Every op a device may send: the core ones above, then each feature module's.
+OPS: dict[str, Handler] = {**CORE_OPS}

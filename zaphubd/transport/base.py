@@ -62,6 +62,19 @@ class PairingFailed(TransportError):
     """A pairing code could not be requested (wrong moment, bad phone number)."""
 
 
+class TargetNotFound(TransportError):
+    """What the call names does not exist on the network: a number not on WhatsApp, a group,
+    a message, an invite link."""
+
+
+class NotPermitted(TransportError):
+    """The account may not do this: not a member of the group, not one of its admins..."""
+
+
+class RateLimited(TransportError):
+    """The network asks us to slow down; the same call may work later."""
+
+
 class MediaUnavailable(TransportError):
     """Inbound media could not be downloaded (expired, too large, network)."""
 

@@ -28,10 +28,13 @@ from zaphubd.transport.base import (
     EventCallback,
     MediaUnavailable,
     NotConnected,
+    NotPermitted,
     PairingFailed,
     ProxyFailed,
+    RateLimited,
     SendFailed,
     SendResult,
+    TargetNotFound,
     TransportError,
 )
 from zaphubd.transport.credentials import CredentialStore, FileCredentials
@@ -51,6 +54,16 @@ from zaphubd.transport.outbound import OutboundMessage, PresenceType
 log = logging.getLogger("zaphubd.transport.simnet")
 
 CREDS_FILE = "simnet-creds.json"
+#: simnet's refusal codes (OpError.code) and the transport error each one is.
+REFUSALS: dict[str, type[TransportError]] = {
+    "not_connected": NotConnected,
+    "not_found": TargetNotFound,
+    "unknown_group": TargetNotFound,
+    "unknown_lid": TargetNotFound,
+    "not_member": NotPermitted,
+    "forbidden": NotPermitted,
+    "rate_limited": RateLimited,
+}
 #: whatsmeow pings every 20-30 s; simnet's client every `keepalive_s` (20 s at most).
 KEEPALIVE_S = 20.0
 CONNECT_TIMEOUT_S = 10.0
@@ -372,15 +385,18 @@ class SimnetClient:
             raise NotConnected("the simnet session is not connected")
         return self._conn
 
-    async def _call(self, frame: Frame) -> None:
+    async def request(self, frame: Frame) -> Frame:
+        """One request on the logged-in connection: its result, or the transport error its
+        refusal stands for (see `REFUSALS`)."""
         try:
-            await self._logged_in().request(frame, self._transport.request_timeout_s)
+            return await self._logged_in().request(frame, self._transport.request_timeout_s)
         except Rejected as err:
-            if err.code == "not_connected":
-                raise NotConnected(err.message) from err
-            raise TransportError(err.message) from err
+            raise REFUSALS.get(err.code, TransportError)(err.message) from err
         except (Lost, TimeoutError) as err:
             raise NotConnected("the connection ended before the server answered") from err
+
+    async def _call(self, frame: Frame) -> None:
+        await self.request(frame)
 
 
 async def _download(http: aiohttp.ClientSession, url: URL, max_bytes: int) -> bytes:
