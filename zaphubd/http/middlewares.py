@@ -23,6 +23,13 @@ from zaphubd.queue.redis import OUTAGE_ERRORS as REDIS_OUTAGES
 log = logging.getLogger("zaphubd.http")
 access_log = logging.getLogger("zaphubd.access")
 
+# The dependencies' own outage errors. OSError and TimeoutError are left out: the database
+# layer already turns those into DependencyUnavailable where they come from Postgres, and one
+# raised anywhere else (a local file, a timeout of our own) is not an outage.
+_GENERIC = (OSError, TimeoutError)
+_PG_OUTAGES = tuple(e for e in PG_OUTAGES if e not in _GENERIC)
+_REDIS_OUTAGES = tuple(e for e in REDIS_OUTAGES if e not in _GENERIC)
+
 # aiohttp's own HTTP errors, in our vocabulary.
 _HTTP_TYPES = {
     400: "ValidationError",
@@ -86,9 +93,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _http_error(exc)
     except DependencyUnavailable as err:
         return _unavailable(err.dependency, str(err))
-    except PG_OUTAGES as err:
+    except _PG_OUTAGES as err:
         return _unavailable("postgres", str(err))
-    except REDIS_OUTAGES as err:
+    except _REDIS_OUTAGES as err:
         return _unavailable("redis", str(err))
     except Exception:
         request_id = uuid.uuid4().hex[:12]
