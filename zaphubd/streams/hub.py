@@ -140,12 +140,19 @@ class EventHub:
                 await self._task
 
     async def _follow(self) -> None:
+        failing = False
         while self._subscriptions:
             try:
                 read = await self._read_page()
             except Exception as err:  # Postgres away: the streams wait, nothing is skipped
-                log.warning("event stream: reading the events table failed: %s", err)
-                read = 0
+                # Said once per outage, not at every poll while it lasts.
+                level = logging.DEBUG if failing else logging.WARNING
+                log.log(level, "event stream: reading the events table failed: %s", err)
+                failing, read = True, 0
+            else:
+                if failing:
+                    log.info("event stream: reading the events table again")
+                failing = False
             if read < PAGE:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._poll_s):
