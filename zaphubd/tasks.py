@@ -8,8 +8,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 log = logging.getLogger("zaphubd.tasks")
-#: How long to wait for a cancelled task before cancelling it again (see cancel_and_wait).
-RECANCEL_S = 1.0
+#: How long to wait for a cancelled task before cancelling it again (see cancel_and_wait):
+#: the first wait is short, since a swallowed cancellation leaves the task blocked on its
+#: next command (a blocking read can last seconds); each later wait doubles, up to the cap.
+RECANCEL_FIRST_S = 0.05
+RECANCEL_MAX_S = 1.0
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
@@ -20,9 +23,11 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
     wait_for, so a loop cancelled in the middle of a command may carry on as if nothing
     happened, and a plain `await task` after `cancel()` then waits forever.
     """
+    wait_s = RECANCEL_FIRST_S
     while not task.done():
         task.cancel()
-        await asyncio.wait([task], timeout=RECANCEL_S)
+        await asyncio.wait([task], timeout=wait_s)
+        wait_s = min(wait_s * 2, RECANCEL_MAX_S)
 
 
 class TaskGroup:
