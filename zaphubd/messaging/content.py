@@ -16,6 +16,7 @@ from zaphubd.media import MediaError, MediaFile, check_kind, decode_base64, down
 from zaphubd.transport.outbound import (
     Contact,
     Content,
+    Edit,
     Location,
     Media,
     MediaKind,
@@ -23,6 +24,7 @@ from zaphubd.transport.outbound import (
     Poll,
     Quoted,
     Reaction,
+    Revoke,
     Text,
 )
 
@@ -72,6 +74,7 @@ async def build_outbound(
         quoted=quoted,
         mentions=tuple(content.get("mentions", ())),
         status_jid_list=tuple(content.get("statusJidList", ())),
+        forwarded=bool(content.get("forwarded", False)),
     )
 
 
@@ -96,7 +99,13 @@ async def _content(
     if kind == "contact":
         return Contact(c["displayName"], c["vcard"])
     if kind == "reaction":
-        return Reaction(c["messageId"], c["emoji"], from_me=target_is_ours)
+        return Reaction(
+            c["messageId"], c["emoji"], from_me=target_is_ours, participant=c.get("participant")
+        )
     if kind == "poll":
         return Poll(c["name"], tuple(c["options"]), int(c.get("selectableCount", 1)))
+    if kind == "edit":
+        return Edit(c["messageId"], c["text"])
+    if kind == "revoke":
+        return Revoke(c["messageId"], bool(c.get("fromMe", True)), c.get("participant"))
     raise MediaError(f"cannot send a message of type {kind!r}", permanent=True)
