@@ -139,6 +139,7 @@ _ALL = (
         timestamp="integer",
         isGroup="boolean",
         quoted="string?",
+        forwarded="boolean?",
         lid="jid?",
     ),
     _event(

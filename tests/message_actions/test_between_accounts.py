@@ -57,12 +57,16 @@ async def test_edit_read_forward_and_revoke_reach_the_other_session(pair: Pair) 
     assert (await p.mailbox_entry(BOB, wa_id))["status"] == "read"
     assert (await p.row(p.bob, wa_id))["status"] == "read"
 
-    # Bob forwards it to Carol: a copy marked forwarded.
-    status, body = await p.call("POST", p.bob, f"/{wa_id}/forward", {"to": CAROL})
-    assert status == 202 and body["data"]["type"] == "text", body
-    forwarded = await p.sent(p.bob, body["data"]["messageId"])
-    entry = await p.mailbox_entry(CAROL, forwarded["wa_message_id"])
-    assert entry["forwarded"] is True and entry["content"] == {"text": "hello, edited"}
+    # Bob forwards it (to Carol, and back to Alice): copies marked forwarded.
+    for to in (CAROL, ALICE):
+        status, body = await p.call("POST", p.bob, f"/{wa_id}/forward", {"to": to})
+        assert status == 202 and body["data"]["type"] == "text", body
+        forwarded = await p.sent(p.bob, body["data"]["messageId"])
+        entry = await p.mailbox_entry(to, forwarded["wa_message_id"])
+        assert entry["forwarded"] is True and entry["content"] == {"text": "hello, edited"}
+    (back,) = await p.event(p.alice, "message.received")
+    assert back["forwarded"] is True and back["content"] == {"text": "hello, edited"}
+    assert (await p.row(p.alice, back["messageId"]))["metadata"]["forwarded"] is True
 
     # Alice revokes it: deleted for everyone, both copies emptied and marked.
     status, body = await p.call("DELETE", p.alice, "/hello-1")

@@ -25,7 +25,7 @@ async def inbound(pair: Pair, message: dict[str, Any], **extra: Any) -> None:
 async def test_refused_actions_answer_at_once_or_end_in_dlq(gateway: StartGateway) -> None:
     gw = await gateway()
     p = Pair(gw, (await gw.connect(ALICE))["id"], "")
-    wa_id = await p.send_text(p.alice, "mine", BOB, "mine")
+    await p.send_text(p.alice, "mine", BOB, "mine")
     await inbound(p, {"type": "text", "text": "theirs"}, id="THEIRS")
     await p.event(p.alice, "message.received")
 

@@ -139,3 +139,11 @@ def test_an_inbound_forward_is_flagged() -> None:
     content = wa.Message(extendedTextMessage=wa.ExtendedTextMessage(text="fw", contextInfo=context))
     (event,) = map_message(message_event(content))
     assert event.forwarded and event.content == {"text": "fw"}
+
+
+def test_a_reply_to_our_own_message_names_the_account_as_its_author() -> None:
+    ours = OutboundMessage(ANA, Text("re"), quoted=Quoted("3EB0MINE", from_me=True))
+    context = build_message(ours, me=ME).extendedTextMessage.contextInfo
+    assert (context.stanzaID, context.participant) == ("3EB0MINE", ME)
+    theirs = OutboundMessage(ANA, Text("re"), quoted=Quoted("3EB0THEIRS"))
+    assert build_message(theirs, me=ME).extendedTextMessage.contextInfo.participant == ANA

@@ -63,11 +63,12 @@ class MediaFetcher:
 
 
 async def build_outbound(
-    row: MessageRow, media: MediaFetcher, target_is_ours: bool
+    row: MessageRow, media: MediaFetcher, target_is_ours: bool, quoted_is_ours: bool = False
 ) -> OutboundMessage:
-    """The message to hand to the transport. Raises MediaError for unusable media."""
+    """The message to hand to the transport. Raises MediaError for unusable media.
+    `target_is_ours`: a reaction's message is one we sent; `quoted_is_ours`: the reply's."""
     content = row.content
-    quoted = Quoted(content["quoted"]) if content.get("quoted") else None
+    quoted = Quoted(content["quoted"], from_me=quoted_is_ours) if content.get("quoted") else None
     return OutboundMessage(
         to=row.to_jid,
         content=await _content(row.type, content, media, target_is_ours),

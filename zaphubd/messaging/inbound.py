@@ -300,7 +300,13 @@ def _inbound_values(session_id: uuid.UUID, event: MessageIn) -> dict[str, Any]:
         "status": "delivered",
         "content": content,
         "metadata": {
-            k: v for k, v in (("pushName", event.push_name), ("senderAlt", event.sender_alt)) if v
+            k: v
+            for k, v in (
+                ("pushName", event.push_name),
+                ("senderAlt", event.sender_alt),
+                ("forwarded", event.forwarded),
+            )
+            if v
         },
         "wa_message_id": event.id,
         "wa_timestamp": event.timestamp,
@@ -333,6 +339,7 @@ def received_payload(values: dict[str, Any], event: MessageIn) -> dict[str, Any]
         ("senderAlt", event.sender_alt),
         ("pushName", event.push_name),
         ("quoted", event.quoted_id),
+        ("forwarded", event.forwarded),
     ):
         if value:
             payload[key] = value

@@ -79,7 +79,10 @@ class MessageSender:
             try:
                 if outbound is None:
                     target_is_ours = await self._targets_ours(row)
-                    outbound = await build_outbound(row, self._media, target_is_ours)
+                    quoted_is_ours = await self._quotes_ours(row)
+                    outbound = await build_outbound(
+                        row, self._media, target_is_ours, quoted_is_ours
+                    )
                 result = await client.send(outbound, row.wa_message_id)
             except (MediaError, TransportError) as err:
                 if await self._settle_failure(row, _reason(err), _is_permanent(err)):
@@ -144,6 +147,14 @@ class MessageSender:
             },
         )
         return False
+
+    async def _quotes_ours(self, row: MessageRow) -> bool:
+        """For a reply: whether the message it quotes is one we sent (WhatsApp names the
+        quoted message's author, which is then the account itself)."""
+        quoted = row.content.get("quoted")
+        if not isinstance(quoted, str):
+            return False
+        return await self._repo.sent_by_us(row.session_id, quoted)
 
     async def _targets_ours(self, row: MessageRow) -> bool:
         """For a reaction: whether the message it reacts to is one we sent."""

@@ -110,15 +110,17 @@ def build_message(
     facts: ImageFacts | None = None,
     now_ms: int = 0,
     secret: bytes = b"",
+    me: str | None = None,
 ) -> Any:
     """The waE2E `Message` for `message`. Media needs its `upload`; a reaction and an edit
-    `now_ms`; a poll its 32-byte `secret` (the key its votes are encrypted with)."""
+    `now_ms`; a poll its 32-byte `secret` (the key its votes are encrypted with); a reply to
+    one of our own messages `me`, the account's JID (its author)."""
     content = message.content
     if isinstance(content, Edit):
         return build_edit(content, message.to, now_ms)
     if isinstance(content, Revoke):
         return build_revoke(content, message.to)
-    context = context_info(message)
+    context = context_info(message, me)
     if isinstance(content, Text):
         return build_text(content.text, context, status=message.to == STATUS_BROADCAST)
     if isinstance(content, Media):
@@ -134,7 +136,7 @@ def build_message(
     return build_poll(content, context, secret)
 
 
-def context_info(message: OutboundMessage) -> Any:
+def context_info(message: OutboundMessage, me: str | None = None) -> Any:
     """The reply, mentions and forward part, or None for a message that has none."""
     if message.quoted is None and not message.mentions and not message.forwarded:
         return None
@@ -146,8 +148,11 @@ def context_info(message: OutboundMessage) -> Any:
     quoted = message.quoted
     if quoted is not None:
         context.stanzaID = quoted.message_id
-        # In a one-to-one chat an unknown author is most likely the other party.
-        participant = quoted.sender or (None if _is_group(message.to) else message.to)
+        # Our own message's author is the account; in a one-to-one chat an unknown author
+        # is the other party.
+        participant = quoted.sender or (me if quoted.from_me else None)
+        if participant is None and not quoted.from_me and not _is_group(message.to):
+            participant = message.to
         if participant:
             context.participant = participant
         if quoted.text:

@@ -92,6 +92,8 @@ class Quoted:
     message_id: str
     sender: str | None = None
     text: str | None = None
+    #: We sent it: its author is the account itself.
+    from_me: bool = False
 
 
 @dataclass(frozen=True, slots=True)
