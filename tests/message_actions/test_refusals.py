@@ -60,6 +60,10 @@ async def test_refused_actions_answer_at_once_or_end_in_dlq(gateway: StartGatewa
     assert status == 200 and body["data"]["deletedFor"] == "me", body
     assert (await gw.api.get(f"/api/v1/sessions/{p.alice}/messages/THEIRS")).status == 404
     assert not [e for e in await gw.net.mailbox(BOB) if e["type"] == "revoke"]
+    # An edit of a message zaphubd no longer has is still told, with no target.
+    await inbound(p, {"type": "edit", "edit": {"messageId": "THEIRS", "text": "v2"}}, id="E9")
+    (edited,) = await p.event(p.alice, "message.edited")
+    assert (edited["targetId"], edited["target"], edited["text"]) == ("THEIRS", None, "v2")
 
     # In a group only an admin may delete another member's message: WhatsApp refuses it.
     await gw.net.post(
