@@ -28,6 +28,7 @@ from zaphubd.db.database import Database
 from zaphubd.db.event_feed import EventFeed
 from zaphubd.db.events import EventRepo, EventRow
 from zaphubd.db.lid_map import LidMap
+from zaphubd.db.message_amends import MessageAmends
 from zaphubd.db.messages import MessageRepo
 from zaphubd.db.migrations import migrate
 from zaphubd.db.nodes import NodeRepo
@@ -53,6 +54,7 @@ from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.lanes import LaneSettings, SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.manager import SessionManager
+from zaphubd.sessions.message_reads import MessageReads
 from zaphubd.sessions.recovery import Recovery
 from zaphubd.sessions.runtime import Backoff
 from zaphubd.sessions.transitions import Transitions
@@ -184,6 +186,7 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     calls = OwnerCalls(app[appkeys.REDIS], settings.node_id)
     app[appkeys.SESSION_ACTIONS] = SessionActions(manager, settings.media_max_bytes, leases, calls)
+    app[appkeys.MESSAGE_READS] = MessageReads(app[appkeys.SESSION_ACTIONS])
     workers = SessionWorkers(manager, leases, transitions, registry, wakeups.signal)
     app[QUEUES] += [QueueBinding(INIT_SPEC, workers.init), QueueBinding(CLOSE_SPEC, workers.close)]
     tasks = TaskGroup("sessions")
@@ -242,7 +245,8 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         in_doubt=settings.indoubt_sends,
         accepts_message_id=transport.accepts_message_id,
     )
-    sender = MessageSender(messages, sink, MediaFetcher(http, limits), policy)
+    amends = MessageAmends(app[appkeys.DB])
+    sender = MessageSender(messages, sink, MediaFetcher(http, limits), policy, amends)
     lanes = SendLanes(
         OutboxRepo(app[appkeys.DB]),
         sender.run,
@@ -263,7 +267,7 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         wakeups.wake,
         transport.new_message_id if transport.accepts_message_id else None,
     )
-    inbound = InboundHandlers(messages, calls, sink, outcomes, lids)
+    inbound = InboundHandlers(messages, calls, sink, outcomes, lids, amends)
     handlers = (inbound.message, inbound.receipt, inbound.presence, inbound.call)
     dead = (inbound.message_dead, None, None, None)
     app[QUEUES] += [

@@ -139,6 +139,7 @@ _ALL = (
         timestamp="integer",
         isGroup="boolean",
         quoted="string?",
+        forwarded="boolean?",
         lid="jid?",
     ),
     _event(
@@ -152,20 +153,27 @@ _ALL = (
     ),
     _event(
         "message.edited",
-        "a contact edited a message",
+        "a contact edited a message; the stored original (target) now has the new text",
         messageId="string",
         targetId="string",
         from_="jid",
         chatId="jid",
         text="string",
+        target="object?",
+        previous="string?",
+        lid="jid?",
     ),
     _event(
         "message.revoked",
-        "a contact deleted a message for everyone",
+        "a contact (or a group admin) deleted a message for everyone; the stored original "
+        "(target) is emptied and marked revoked",
         messageId="string",
         targetId="string",
         from_="jid",
         chatId="jid",
+        participant="jid?",
+        target="object?",
+        lid="jid?",
     ),
     *(
         _event(

@@ -242,6 +242,12 @@ async def test_group_changes_reach_member_devices(simnet: Simnet, pair: Pair) ->
 
 async def test_inbound_reaction_edit_and_revoke(simnet: Simnet, pair: Pair) -> None:
     _ana, events = await pair(ANA)
+    original = {"from": BEN, "to": ANA, "id": "3EB0X", "message": {"type": "text", "text": "x"}}
+    await simnet.post("/control/inbound", original)
+    await events.next(MessageIn)
+    # What is not in the chat cannot be edited (WhatsApp's rules: simnet/actions.py).
+    missing = {"type": "edit", "edit": {"messageId": "3EB0NONE", "text": "x"}}
+    await simnet.post("/control/inbound", {"from": BEN, "to": ANA, "message": missing}, 404)
     for message in [
         {"type": "reaction", "reaction": {"messageId": "3EB0X", "emoji": "❤️"}},
         {"type": "edit", "edit": {"messageId": "3EB0X", "text": "fixed"}},

@@ -12,6 +12,7 @@ from zaphubd.http import (
     docs,
     health,
     keys,
+    message_actions,
     messages,
     nodes,
     prometheus,
@@ -45,6 +46,7 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     prometheus.setup(app)
     sessions.setup(app)
     messages.setup(app)
+    message_actions.setup(app)
     webhooks.setup(app)
     nodes.setup(app)
     keys.setup(app)

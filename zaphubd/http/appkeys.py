@@ -22,6 +22,7 @@ from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.lanes import SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.manager import SessionManager
+from zaphubd.sessions.message_reads import MessageReads
 from zaphubd.sessions.transitions import Transitions
 from zaphubd.settings import Settings
 from zaphubd.streams.hub import EventHub
@@ -44,6 +45,7 @@ TRANSITIONS = web.AppKey("transitions", Transitions)
 SESSIONS = web.AppKey("sessions", SessionManager)
 SESSION_COMMANDS = web.AppKey("session_commands", SessionCommands)
 SESSION_ACTIONS = web.AppKey("session_actions", SessionActions)
+MESSAGE_READS = web.AppKey("message_reads", MessageReads)
 SEND_INTAKE = web.AppKey("send_intake", SendIntake)
 SEND_BACKLOG = web.AppKey("send_backlog", BacklogView)
 MESSAGE_REPO = web.AppKey("message_repo", MessageRepo)

@@ -16,6 +16,7 @@ from zaphubd.media import MediaError, MediaFile, check_kind, decode_base64, down
 from zaphubd.transport.outbound import (
     Contact,
     Content,
+    Edit,
     Location,
     Media,
     MediaKind,
@@ -23,6 +24,7 @@ from zaphubd.transport.outbound import (
     Poll,
     Quoted,
     Reaction,
+    Revoke,
     Text,
 )
 
@@ -61,17 +63,19 @@ class MediaFetcher:
 
 
 async def build_outbound(
-    row: MessageRow, media: MediaFetcher, target_is_ours: bool
+    row: MessageRow, media: MediaFetcher, target_is_ours: bool, quoted_is_ours: bool = False
 ) -> OutboundMessage:
-    """The message to hand to the transport. Raises MediaError for unusable media."""
+    """The message to hand to the transport. Raises MediaError for unusable media.
+    `target_is_ours`: a reaction's message is one we sent; `quoted_is_ours`: the reply's."""
     content = row.content
-    quoted = Quoted(content["quoted"]) if content.get("quoted") else None
+    quoted = Quoted(content["quoted"], from_me=quoted_is_ours) if content.get("quoted") else None
     return OutboundMessage(
         to=row.to_jid,
         content=await _content(row.type, content, media, target_is_ours),
         quoted=quoted,
         mentions=tuple(content.get("mentions", ())),
         status_jid_list=tuple(content.get("statusJidList", ())),
+        forwarded=bool(content.get("forwarded", False)),
     )
 
 
@@ -96,7 +100,13 @@ async def _content(
     if kind == "contact":
         return Contact(c["displayName"], c["vcard"])
     if kind == "reaction":
-        return Reaction(c["messageId"], c["emoji"], from_me=target_is_ours)
+        return Reaction(
+            c["messageId"], c["emoji"], from_me=target_is_ours, participant=c.get("participant")
+        )
     if kind == "poll":
         return Poll(c["name"], tuple(c["options"]), int(c.get("selectableCount", 1)))
+    if kind == "edit":
+        return Edit(c["messageId"], c["text"])
+    if kind == "revoke":
+        return Revoke(c["messageId"], bool(c.get("fromMe", True)), c.get("participant"))
     raise MediaError(f"cannot send a message of type {kind!r}", permanent=True)

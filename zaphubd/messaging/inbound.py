@@ -19,10 +19,12 @@ from prometheus_client import Counter
 from zaphubd import jid
 from zaphubd.db.calls import CallRepo
 from zaphubd.db.lid_map import LidMap
+from zaphubd.db.message_amends import MessageAmends
 from zaphubd.db.message_batches import ReceiptUpdate
 from zaphubd.db.messages import MessageRepo
 from zaphubd.event_types import EventType, lookup
 from zaphubd.eventsink import EventSink
+from zaphubd.messaging.amend import AMENDING, amend_received
 from zaphubd.messaging.wire import from_job
 from zaphubd.ordering import KeyedOrder
 from zaphubd.queue.job import Job, Reject
@@ -83,8 +85,10 @@ class InboundHandlers:
         sink: EventSink,
         outcomes: Counter,
         lids: LidMap,
+        amends: MessageAmends,
     ) -> None:
         self._messages = messages
+        self._amends = amends
         self._calls = calls
         self._sink = sink
         self._outcomes = outcomes
@@ -108,6 +112,8 @@ class InboundHandlers:
         values = _inbound_values(session_id, event)
         if event.type in _ABOUT_ANOTHER:
             kind, payload = lookup(_ABOUT_ANOTHER[event.type]), _about_payload(event)
+            if event.type in AMENDING:  # the stored original changes first (idempotent)
+                payload |= await amend_received(self._amends, session_id, event)
         else:
             kind, payload = lookup("message.received"), received_payload(values, event)
         if lid is not None:
@@ -160,8 +166,11 @@ class InboundHandlers:
         self._outcomes.labels("history" if stored else "duplicate").inc()
 
     async def _from_phone(self, session_id: uuid.UUID, event: MessageIn) -> None:
-        """A message the account sent from the phone: stored as outbound `sent`."""
+        """A message the account sent from the phone: stored as outbound `sent`; an edit or
+        revoke from the phone changes the stored original too."""
         event, lid = await self._to_chat(session_id, event)
+        if event.type in AMENDING:
+            await amend_received(self._amends, session_id, event)
         values = _inbound_values(session_id, event) | {
             "direction": "outbound",
             "status": "sent",
@@ -291,7 +300,13 @@ def _inbound_values(session_id: uuid.UUID, event: MessageIn) -> dict[str, Any]:
         "status": "delivered",
         "content": content,
         "metadata": {
-            k: v for k, v in (("pushName", event.push_name), ("senderAlt", event.sender_alt)) if v
+            k: v
+            for k, v in (
+                ("pushName", event.push_name),
+                ("senderAlt", event.sender_alt),
+                ("forwarded", event.forwarded),
+            )
+            if v
         },
         "wa_message_id": event.id,
         "wa_timestamp": event.timestamp,
@@ -324,6 +339,7 @@ def received_payload(values: dict[str, Any], event: MessageIn) -> dict[str, Any]
         ("senderAlt", event.sender_alt),
         ("pushName", event.push_name),
         ("quoted", event.quoted_id),
+        ("forwarded", event.forwarded),
     ):
         if value:
             payload[key] = value
@@ -341,4 +357,6 @@ def _about_payload(event: MessageIn) -> dict[str, Any]:
         payload["emoji"] = event.content.get("emoji", "")
     elif event.type == "edit":
         payload["text"] = event.content.get("text", "")
+    elif event.type == "revoke" and event.content.get("participant"):
+        payload["participant"] = event.content["participant"]
     return payload

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from zaphubd.backoff import backoff_delay
+from zaphubd.db.message_amends import MessageAmends
 from zaphubd.db.message_batches import UNKNOWN_DELIVERY
 from zaphubd.db.messages import MessageRepo, MessageRow
 from zaphubd.eventsink import EventSink
 from zaphubd.media import MediaError
+from zaphubd.messaging.amend import amend_sent
 from zaphubd.messaging.content import MediaFetcher, build_outbound
 from zaphubd.sessions.lanes import LaneContext
 from zaphubd.transport.base import NotConnected, SendFailed, TransportError
@@ -46,9 +48,15 @@ class SendPolicy:
 
 class MessageSender:
     def __init__(
-        self, repo: MessageRepo, sink: EventSink, media: MediaFetcher, policy: SendPolicy
+        self,
+        repo: MessageRepo,
+        sink: EventSink,
+        media: MediaFetcher,
+        policy: SendPolicy,
+        amends: MessageAmends,
     ) -> None:
         self._repo = repo
+        self._amends = amends
         self._sink = sink
         self._media = media
         self._policy = policy
@@ -71,7 +79,10 @@ class MessageSender:
             try:
                 if outbound is None:
                     target_is_ours = await self._targets_ours(row)
-                    outbound = await build_outbound(row, self._media, target_is_ours)
+                    quoted_is_ours = await self._quotes_ours(row)
+                    outbound = await build_outbound(
+                        row, self._media, target_is_ours, quoted_is_ours
+                    )
                 result = await client.send(outbound, row.wa_message_id)
             except (MediaError, TransportError) as err:
                 if await self._settle_failure(row, _reason(err), _is_permanent(err)):
@@ -79,6 +90,9 @@ class MessageSender:
                 if not isinstance(err, NotConnected):  # lost connection: ready() waits for it
                     await asyncio.sleep(self._retry_delay(row.attempts))
                 continue
+            # An edit or revoke changes our stored original once WhatsApp took it (again on
+            # a resend: idempotent), before its message.sent says so.
+            await amend_sent(self._amends, row, result.timestamp)
             event = await self._repo.mark_sent(row.id, result.message_id, result.timestamp)
             if event is not None:
                 await self._sink.notify(event)
@@ -133,6 +147,14 @@ class MessageSender:
             },
         )
         return False
+
+    async def _quotes_ours(self, row: MessageRow) -> bool:
+        """For a reply: whether the message it quotes is one we sent (WhatsApp names the
+        quoted message's author, which is then the account itself)."""
+        quoted = row.content.get("quoted")
+        if not isinstance(quoted, str):
+            return False
+        return await self._repo.sent_by_us(row.session_id, quoted)
 
     async def _targets_ours(self, row: MessageRow) -> bool:
         """For a reaction: whether the message it reacts to is one we sent."""

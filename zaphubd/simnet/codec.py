@@ -33,11 +33,13 @@ from zaphubd.transport.events import (
 from zaphubd.transport.outbound import (
     Contact,
     Content,
+    Edit,
     Location,
     Media,
     OutboundMessage,
     Poll,
     Reaction,
+    Revoke,
     Text,
 )
 
@@ -66,6 +68,8 @@ def encode_send(message: OutboundMessage, message_id: str) -> Frame:
         frame["mentions"] = list(message.mentions)
     if message.status_jid_list:
         frame["status_jids"] = list(message.status_jid_list)
+    if message.forwarded:
+        frame["forwarded"] = True
     return frame
 
 
@@ -98,6 +102,13 @@ def encode_content(content: Content) -> dict[str, Any]:
                 "selectableCount": content.selectable_count,
             }
             return {"type": "poll", "poll": body}
+        case Edit():
+            return {"type": "edit", "edit": {"messageId": content.message_id, "text": content.text}}
+        case Revoke():
+            body = {"messageId": content.message_id}
+            if content.participant and not content.from_me:
+                body["participant"] = content.participant
+            return {"type": "revoke", "revoke": body}
     raise TypeError(f"cannot send {type(content).__name__}")
 
 
@@ -162,6 +173,7 @@ def _message(frame: Frame) -> MessageIn:
         quoted_id=quoted.get("messageId"),
         mentions=tuple(frame.get("mentions") or ()),
         media=_media_ref(media) if media else None,
+        forwarded=bool(frame.get("forwarded")),
     )
 
 

@@ -186,7 +186,11 @@ def _edit(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _revoke(body: dict[str, Any]) -> dict[str, Any]:
-    return {"messageId": _text(body.get("messageId"), "messageId", max_len=255)}
+    content = {"messageId": _text(body.get("messageId"), "messageId", max_len=255)}
+    participant = _optional_text(body, "participant")
+    if participant:  # a group admin revoking another member's message names its author
+        content["participant"] = participant
+    return content
 
 
 _BUILDERS = {

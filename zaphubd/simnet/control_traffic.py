@@ -26,6 +26,7 @@ INBOUND_FIELDS = (
     "quoted",
     "mentions",
     "undecryptable",
+    "forwarded",
 )
 
 
@@ -58,6 +59,7 @@ class TrafficRoutes:
                 push_name=check.text(body, "push_name", required=False),
                 quoted=messaging.parse_quoted(body.get("quoted")),
                 mentions=messaging.parse_jids(body.get("mentions"), "mentions"),
+                forwarded=check.flag(body, "forwarded"),
                 undecryptable=(
                     check.choice(body, "undecryptable", ("retry", "permanent"))
                     if body.get("undecryptable") is not None
@@ -66,7 +68,11 @@ class TrafficRoutes:
             )
         except OpError as err:
             raise ControlError(400, err.message) from err
-        ack = messaging.submit(self.net, env)
+        try:
+            ack = messaging.submit(self.net, env)
+        except OpError as err:  # an edit or revoke WhatsApp refuses
+            status = {"not_found": 404, "forbidden": 403}.get(err.code, 400)
+            raise ControlError(status, err.message) from err
         return reply({"id": ack["id"], "timestamp": ack["ts"], "duplicate": ack["duplicate"]})
 
     async def lid(self, request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zaphubd import jid
+from zaphubd.simnet import actions
 from zaphubd.simnet.content import ContentError, Normalised, normalise
 from zaphubd.simnet.model import Device, MailboxEntry, now_ms
 from zaphubd.simnet.network import Network
@@ -34,6 +35,7 @@ class Envelope:
     push_name: str | None = None
     quoted: dict[str, Any] | None = None
     mentions: tuple[str, ...] = ()
+    forwarded: bool = False
     #: The recipients' devices cannot decrypt it: "retry" (the sender's phone sends it again
     #: when a device asks, as WhatsApp's retry receipts do) or "permanent" (it never can).
     undecryptable: str | None = None
@@ -52,6 +54,7 @@ def accept_send(net: Network, device: Device, frame: Frame) -> Frame:
     quoted = parse_quoted(frame.get("quoted"))
     mentions = parse_jids(frame.get("mentions"), "mentions")
     status_jids = parse_jids(frame.get("status_jids"), "status_jids")
+    forwarded = frame.get("forwarded") is True
     if net.faults.send_error_rate and random.random() < net.faults.send_error_rate:
         net.stats.send_errors += 1
         raise OpError("server_error", "injected send error", permanent=False)
@@ -65,6 +68,7 @@ def accept_send(net: Network, device: Device, frame: Frame) -> Frame:
         push_name=device.push_name,
         quoted=quoted,
         mentions=mentions,
+        forwarded=forwarded,
     )
     return submit(net, env, status_jids)
 
@@ -77,7 +81,9 @@ def submit(net: Network, env: Envelope, status_jids: tuple[str, ...] = ()) -> Fr
         net.stats.duplicates_ignored += 1
         return {"id": env.id, "ts": first_ts, "duplicate": True}
     readers = recipients(net, env, status_jids)
+    actions.check(net, env, readers)  # an edit or revoke WhatsApp would refuse
     net.sent[(env.sender, env.id)] = env.timestamp
+    actions.apply(net, env, readers)
     if env.body.blob is not None:
         net.media.put(env.body.content["sha256"], env.body.blob, env.body.content["mimeType"])
     # Every recipient sees the same chat: the group, the status list, or the sender.
@@ -141,6 +147,7 @@ def _store_and_deliver(net: Network, env: Envelope, phone: str, chat: str, frame
         push_name=env.push_name,
         quoted=env.quoted,
         mentions=list(env.mentions),
+        forwarded=env.forwarded,
     )
     net.mailbox(phone).add(entry)
     net.stats.stored += 1
@@ -242,6 +249,7 @@ def message_frame(env: Envelope, chat: str, from_me: bool) -> Frame:
         "quoted": env.quoted,
         "mentions": list(env.mentions),
         "media": media,
+        "forwarded": env.forwarded,
     }
 
 

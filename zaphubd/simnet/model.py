@@ -73,6 +73,11 @@ class MailboxEntry:
     mentions: list[str] = field(default_factory=list)
     status: str = "delivered"
     read_at: int | None = None
+    forwarded: bool = False
+    #: Set when the sender edited it (content holds the new text) or revoked it (content
+    #: is emptied), as the recipient's app shows it.
+    edited_at: int | None = None
+    revoked_at: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

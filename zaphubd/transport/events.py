@@ -119,7 +119,9 @@ class MessageIn:
 
     `content` follows API.md per `type`: {text}, {caption, mimeType, size} for media,
     {latitude, longitude, name?, address?}, {displayName, vcard}, {name, options},
-    {messageId, emoji} for a reaction, {messageId, text} for an edit, {messageId} for a revoke.
+    {messageId, emoji} for a reaction, {messageId, text} for an edit, {messageId,
+    participant?} for a revoke (`participant`: the author, when a group admin revoked
+    another member's message).
     """
 
     id: str
@@ -138,6 +140,8 @@ class MessageIn:
     #: From a history sync (what the account had before this device was linked): stored,
     #: not announced as news.
     history: bool = False
+    #: Forwarded from another chat (WhatsApp shows "Forwarded").
+    forwarded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,13 +246,19 @@ class NeonizeClient:
         content = message.content
         if not isinstance(content, Media):
             secret = secrets.token_bytes(32) if isinstance(content, Poll) else b""
-            return build_message(message, now_ms=int(time.time() * 1000), secret=secret)
+            now_ms = int(time.time() * 1000)
+            return build_message(message, now_ms=now_ms, secret=secret, me=self._me())
         facts = None
         if content.kind in ("image", "sticker"):
             facts = await asyncio.to_thread(image_facts, content.data)
         async with self._transport.gate.shared("upload"):
             upload = await self._connected().client.upload(content.data, UPLOAD_TYPES[content.kind])
-        return build_message(message, upload=upload, facts=facts)
+        return build_message(message, upload=upload, facts=facts, me=self._me())
+
+    def _me(self) -> str | None:
+        """The account's JID (without device), once neonize knows it."""
+        attempt = self._connected()
+        return inbound.jid_text(attempt.client.me.JID) if attempt.has_me() else None
 
     async def send_presence(self, presence: PresenceType, chat: str | None = None) -> None:
         if presence in ("available", "unavailable"):

@@ -107,6 +107,7 @@ def map_message(ev: Any) -> list[TransportEvent]:
         quoted_id=_text(context.stanzaID) if context is not None else None,
         mentions=tuple(context.mentionedJID) if context is not None else (),
         media=media,
+        forwarded=bool(context is not None and context.isForwarded),
     )
     return [message]
 
@@ -196,6 +197,8 @@ Decoded = tuple[InboundType, dict[str, Any], MediaRef | None, Any]
 
 def decode_content(message: Any) -> Decoded | None:
     """(type, content, media, contextInfo) of a waE2E `Message`; None when nothing to report."""
+    if message.HasField("editedMessage"):  # whatsmeow unwraps it; a raw one may still come
+        return decode_content(message.editedMessage.message)
     if message.HasField("protocolMessage"):
         return _protocol(message.protocolMessage)
     if message.HasField("reactionMessage"):
@@ -233,7 +236,10 @@ def _structured(message: Any) -> Decoded | None:
 
 def _protocol(protocol: Any) -> Decoded | None:
     if protocol.type == _PROTOCOL_REVOKE:
-        return "revoke", {"messageId": protocol.key.ID}, None, None
+        content = {"messageId": protocol.key.ID}
+        if protocol.key.participant:  # an admin revoked another member's message
+            content["participant"] = protocol.key.participant
+        return "revoke", content, None, None
     if protocol.type == _PROTOCOL_EDIT:
         content = {"messageId": protocol.key.ID, "text": text_of(protocol.editedMessage)}
         return "edit", content, None, None

@@ -23,11 +23,13 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContextInfo,
     DocumentMessage,
     ExtendedTextMessage,
+    FutureProofMessage,
     ImageMessage,
     LocationMessage,
     Message,
     MessageContextInfo,
     PollCreationMessage,
+    ProtocolMessage,
     ReactionMessage,
     StickerMessage,
     VideoMessage,
@@ -37,12 +39,14 @@ from neonize.utils.enum import MediaType
 from zaphubd.jid import GROUP_SERVER, STATUS_BROADCAST, USER_SERVER
 from zaphubd.transport.outbound import (
     Contact,
+    Edit,
     Location,
     Media,
     MediaKind,
     OutboundMessage,
     Poll,
     Reaction,
+    Revoke,
     Text,
 )
 
@@ -106,11 +110,17 @@ def build_message(
     facts: ImageFacts | None = None,
     now_ms: int = 0,
     secret: bytes = b"",
+    me: str | None = None,
 ) -> Any:
-    """The waE2E `Message` for `message`. Media needs its `upload`; a reaction `now_ms`; a
-    poll its 32-byte `secret` (the key its votes are encrypted with)."""
-    context = context_info(message)
+    """The waE2E `Message` for `message`. Media needs its `upload`; a reaction and an edit
+    `now_ms`; a poll its 32-byte `secret` (the key its votes are encrypted with); a reply to
+    one of our own messages `me`, the account's JID (its author)."""
     content = message.content
+    if isinstance(content, Edit):
+        return build_edit(content, message.to, now_ms)
+    if isinstance(content, Revoke):
+        return build_revoke(content, message.to)
+    context = context_info(message, me)
     if isinstance(content, Text):
         return build_text(content.text, context, status=message.to == STATUS_BROADCAST)
     if isinstance(content, Media):
@@ -126,16 +136,23 @@ def build_message(
     return build_poll(content, context, secret)
 
 
-def context_info(message: OutboundMessage) -> Any:
-    """The reply and mentions part, or None for a message that has neither."""
-    if message.quoted is None and not message.mentions:
+def context_info(message: OutboundMessage, me: str | None = None) -> Any:
+    """The reply, mentions and forward part, or None for a message that has none."""
+    if message.quoted is None and not message.mentions and not message.forwarded:
         return None
     context = ContextInfo(mentionedJID=list(message.mentions))
+    if message.forwarded:
+        # WhatsApp counts the hops; "forwarded many times" starts at 5. zaphubd knows one.
+        context.isForwarded = True
+        context.forwardingScore = 1
     quoted = message.quoted
     if quoted is not None:
         context.stanzaID = quoted.message_id
-        # In a one-to-one chat an unknown author is most likely the other party.
-        participant = quoted.sender or (None if _is_group(message.to) else message.to)
+        # Our own message's author is the account; in a one-to-one chat an unknown author
+        # is the other party.
+        participant = quoted.sender or (me if quoted.from_me else None)
+        if participant is None and not quoted.from_me and not _is_group(message.to):
+            participant = message.to
         if participant:
             context.participant = participant
         if quoted.text:
@@ -235,6 +252,29 @@ def build_reaction(reaction: Reaction, chat: str, now_ms: int) -> Any:
     return Message(
         reactionMessage=ReactionMessage(key=key, text=reaction.emoji, senderTimestampMS=now_ms)
     )
+
+
+def build_edit(edit: Edit, chat: str, now_ms: int) -> Any:
+    """whatsmeow's BuildEdit (neonize.builder.build_edit): a MESSAGE_EDIT protocol message
+    inside `editedMessage`, with the new text as `conversation`; send_message marks the
+    stanza as an edit from it."""
+    protocol = ProtocolMessage(
+        key=MessageKey(remoteJID=chat, fromMe=True, ID=edit.message_id),
+        type=ProtocolMessage.MESSAGE_EDIT,
+        editedMessage=Message(conversation=edit.text),
+        timestampMS=now_ms,
+    )
+    return Message(editedMessage=FutureProofMessage(message=Message(protocolMessage=protocol)))
+
+
+def build_revoke(revoke: Revoke, chat: str) -> Any:
+    """whatsmeow's BuildRevoke: a REVOKE protocol message naming the message; another
+    member's message in a group (an admin's revoke) also names its author. Built here, not
+    by neonize's client.build_revoke, which asks get_me() (NEONIZE.md, hazard 2)."""
+    key = MessageKey(remoteJID=chat, fromMe=revoke.from_me, ID=revoke.message_id)
+    if not revoke.from_me and revoke.participant and _is_group(chat):
+        key.participant = revoke.participant
+    return Message(protocolMessage=ProtocolMessage(type=ProtocolMessage.REVOKE, key=key))
 
 
 def build_poll(poll: Poll, context: Any, secret: bytes) -> Any:

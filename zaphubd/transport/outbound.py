@@ -63,7 +63,26 @@ class Poll:
     selectable_count: int = 1
 
 
-Content = Text | Media | Location | Contact | Reaction | Poll
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the text of our message `message_id` in the chat `to` (WhatsApp: ours only,
+    text only, within 15 minutes of sending)."""
+
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke:
+    """Delete `message_id` for everyone in the chat `to`. `from_me`: the message is ours;
+    otherwise it is a group member's (`participant`), which only a group admin may revoke."""
+
+    message_id: str
+    from_me: bool = True
+    participant: str | None = None
+
+
+Content = Text | Media | Location | Contact | Reaction | Poll | Edit | Revoke
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +92,8 @@ class Quoted:
     message_id: str
     sender: str | None = None
     text: str | None = None
+    #: We sent it: its author is the account itself.
+    from_me: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +103,5 @@ class OutboundMessage:
     quoted: Quoted | None = None
     mentions: tuple[str, ...] = ()
     status_jid_list: tuple[str, ...] = ()
+    #: A forward: the recipient's app shows "Forwarded" (WhatsApp's contextInfo.isForwarded).
+    forwarded: bool = False
