@@ -7,7 +7,7 @@ import re
 import marshmallow as ma
 
 from zaphubd.http.schemas import QuerySchema, StrictSchema, envelope
-from zaphubd.transport.groups import PARTICIPANT_ACTIONS, PARTICIPANT_STATUSES
+from zaphubd.sessions.groups import PARTICIPANT_ACTIONS, PARTICIPANT_STATUSES
 
 SUBJECT_MAX = 100  # WhatsApp's limit on a group's subject
 DESCRIPTION_MAX = 2048  # and on its description

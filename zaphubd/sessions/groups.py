@@ -12,7 +12,15 @@ import uuid
 from typing import Any
 
 from zaphubd.sessions.actions import SessionActions, transport_errors
-from zaphubd.transport.groups import GroupInfo, GroupSettings, ParticipantAction
+from zaphubd.transport.groups import (
+    PARTICIPANT_ACTIONS,
+    PARTICIPANT_STATUSES,
+    GroupInfo,
+    GroupSettings,
+    ParticipantAction,
+)
+
+__all__ = ["PARTICIPANT_ACTIONS", "PARTICIPANT_STATUSES", "GroupActions", "group_view"]
 
 WHY = "groups need a connected session"
 
