@@ -157,6 +157,17 @@ async def test_what_the_api_refuses(gateway: StartGateway) -> None:
     missing = await call(gw, "POST", f"{sid}/groups/join", 404, {"invite": "A" * 22})
     assert "not valid" in missing["message"]
 
+    # announce: the account is no admin here, so its send is refused by the network
+    await gw.net.post(f"/control/groups/{theirs}/settings", {"by": CAL, "announce": True})
+    send = {"messageId": "to-announce", "to": theirs, "text": "may I?"}
+    await call(gw, "POST", f"{sid}/messages", 201, send)
+
+    async def refused() -> dict[str, Any] | None:
+        row: dict[str, Any] = await call(gw, "GET", f"{sid}/messages/to-announce", 200)
+        return row if row["status"] in ("failed", "dlq") else None
+
+    assert "only admins" in (await eventually(refused))["error_message"]
+
     # the last admin leaves: WhatsApp makes someone else admin; simnet the lowest number
     await gw.net.post(f"/control/groups/{theirs}/leave", {"phone": CAL})
     await event(gw, sid, "group.participants.promote", groupId=theirs, participants=[OWN])
