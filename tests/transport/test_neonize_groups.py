@@ -113,10 +113,21 @@ async def test_each_call_reaches_neonize_with_what_it_takes(
     await session.connected()
     groups = session.client.groups
 
-    created = await groups.create("Team", [f"{BEN}@s.whatsapp.net"])
+    refused = participant("5511987650009", error=403)  # privacy: not added
+    go.fakes["CreateGroup"] = lambda *a: info_answer(
+        Participants=[participant(ANA, owner=True), participant(BEN), refused]
+    )
+    created = await groups.create("Team", [f"{BEN}@s.whatsapp.net", "5511987650009"])
     assert created.jid == GROUP
+    assert [p.phone for p in created.participants] == [
+        f"{ANA}@s.whatsapp.net",
+        f"{BEN}@s.whatsapp.net",
+    ]
     request = npb.ReqCreateGroup.FromString(go.named("CreateGroup")[0].args[1])
-    assert (request.name, [p.User for p in request.Participants]) == ("Team", [BEN])
+    assert (request.name, [p.User for p in request.Participants]) == (
+        "Team",
+        [BEN, "5511987650009"],
+    )
     assert [g.jid for g in await groups.joined()] == [GROUP]
     assert (await groups.info(GROUP)).subject == "Team"
     assert npb.JID.FromString(go.named("GetGroupInfo")[0].args[1]).Server == "g.us"

@@ -151,7 +151,9 @@ def group_info(info: Any) -> GroupInfo:
         created_at=to_datetime(created) if created else None,
         announce=info.GroupAnnounce.IsAnnounce,
         locked=info.GroupLocked.isLocked,
-        participants=tuple(participant(p) for p in info.Participants),
+        # create_group's answer lists those WhatsApp would not add, with their error code:
+        # they are not members.
+        participants=tuple(participant(p) for p in info.Participants if not p.Error),
     )
 
 
