@@ -51,6 +51,7 @@ from zaphubd.queue.redis import connect_redis
 from zaphubd.queue.wakeups import Wakeups
 from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
+from zaphubd.sessions.groups import GroupActions
 from zaphubd.sessions.lanes import LaneSettings, SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.manager import SessionManager
@@ -187,6 +188,7 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     calls = OwnerCalls(app[appkeys.REDIS], settings.node_id)
     app[appkeys.SESSION_ACTIONS] = SessionActions(manager, settings.media_max_bytes, leases, calls)
     app[appkeys.MESSAGE_READS] = MessageReads(app[appkeys.SESSION_ACTIONS])
+    app[appkeys.GROUP_ACTIONS] = GroupActions(app[appkeys.SESSION_ACTIONS])
     workers = SessionWorkers(manager, leases, transitions, registry, wakeups.signal)
     app[QUEUES] += [QueueBinding(INIT_SPEC, workers.init), QueueBinding(CLOSE_SPEC, workers.close)]
     tasks = TaskGroup("sessions")

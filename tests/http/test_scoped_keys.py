@@ -65,7 +65,9 @@ def routes(client: Client) -> list[tuple[str, str, Any]]:
 
 
 def concrete(path: str, sid: str) -> str:
-    return path.format(id=sid, messageId="m-1", keyId=uuid.uuid4())
+    return path.format(
+        id=sid, messageId="m-1", keyId=uuid.uuid4(), groupId="120363000000000001", action="add"
+    )
 
 
 async def call(client: Client, method: str, path: str, key: str) -> tuple[int, str]:

@@ -10,6 +10,7 @@ from aiohttp_apigami import validation_middleware
 from zaphubd.http import (
     appkeys,
     docs,
+    groups,
     health,
     keys,
     message_actions,
@@ -47,6 +48,7 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     sessions.setup(app)
     messages.setup(app)
     message_actions.setup(app)
+    groups.setup(app)
     webhooks.setup(app)
     nodes.setup(app)
     keys.setup(app)

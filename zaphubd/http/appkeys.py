@@ -19,6 +19,7 @@ from zaphubd.queue.redis import RedisClient
 from zaphubd.queue.wakeups import Wakeups
 from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
+from zaphubd.sessions.groups import GroupActions
 from zaphubd.sessions.lanes import SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
 from zaphubd.sessions.manager import SessionManager
@@ -46,6 +47,7 @@ SESSIONS = web.AppKey("sessions", SessionManager)
 SESSION_COMMANDS = web.AppKey("session_commands", SessionCommands)
 SESSION_ACTIONS = web.AppKey("session_actions", SessionActions)
 MESSAGE_READS = web.AppKey("message_reads", MessageReads)
+GROUP_ACTIONS = web.AppKey("group_actions", GroupActions)
 SEND_INTAKE = web.AppKey("send_intake", SendIntake)
 SEND_BACKLOG = web.AppKey("send_backlog", BacklogView)
 MESSAGE_REPO = web.AppKey("message_repo", MessageRepo)

@@ -205,6 +205,7 @@ def _group(frame: Frame) -> GroupChange:
         participants=tuple(frame.get("participants") or ()),
         by=frame.get("by"),
         subject=frame.get("subject"),
+        details=dict(frame.get("details") or {}),
     )
 
 

@@ -113,6 +113,8 @@ def recipients(net: Network, env: Envelope, status_jids: tuple[str, ...]) -> lis
             raise OpError("unknown_group", f"group {env.to} does not exist")
         if env.device_id is not None and env.sender not in group.members:
             raise OpError("not_member", f"{env.sender} is not a member of {env.to}")
+        if group.announce and env.sender not in group.admins:
+            raise OpError("forbidden", f"only admins may send to {env.to} (announce group)")
         return sorted(group.members - {env.sender})
     if jid.is_lid(env.to):
         phone = net.phone_of_lid(env.to)

@@ -107,11 +107,21 @@ class Mailbox:
 
 @dataclass(slots=True)
 class Group:
+    """A group: members and admins are phones; `created_by` is the owner (super admin).
+    `invite_code` is made on first request; revoked codes are kept (a few) so that joining
+    with one is told "revoked", not "invalid", as WhatsApp does."""
+
     jid: str
     members: set[str] = field(default_factory=set)  # phones
     admins: set[str] = field(default_factory=set)
     subject: str = ""
     created_by: str | None = None
+    description: str = ""
+    announce: bool = False  # only admins may send
+    locked: bool = False  # only admins may edit the group's info
+    created_at: int = 0  # ms
+    invite_code: str | None = None
+    revoked_codes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -120,16 +130,29 @@ class Group:
             "admins": sorted(self.admins),
             "subject": self.subject,
             "created_by": self.created_by,
+            "description": self.description,
+            "announce": self.announce,
+            "locked": self.locked,
+            "created_at": self.created_at,
+            "invite_code": self.invite_code,
+            "revoked_codes": list(self.revoked_codes),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Group:
+        # State files written before descriptions and settings existed lack those keys.
         return cls(
             jid=data["jid"],
             members=set(data["members"]),
             admins=set(data["admins"]),
             subject=data["subject"],
             created_by=data["created_by"],
+            description=data.get("description", ""),
+            announce=bool(data.get("announce", False)),
+            locked=bool(data.get("locked", False)),
+            created_at=int(data.get("created_at", 0)),
+            invite_code=data.get("invite_code"),
+            revoked_codes=list(data.get("revoked_codes", ())),
         )
 
 

@@ -64,6 +64,8 @@ class Network:
         self.shares_phone: set[str] = set()
         #: Temporarily banned accounts: phone -> (WhatsApp's ban code, monotonic end).
         self.bans: dict[str, tuple[int, float]] = {}
+        #: Numbers that are not on WhatsApp (every other number is): `/control/unregistered`.
+        self.unregistered: set[str] = set()
 
     def changed(self) -> None:
         self.on_change()

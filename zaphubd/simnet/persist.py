@@ -41,6 +41,7 @@ def snapshot(net: Network) -> dict[str, Any]:
         "media": net.media.mime_types,
         "lids": net.lids,
         "shares_phone": sorted(net.shares_phone),
+        "unregistered": sorted(net.unregistered),
     }
 
 
@@ -79,6 +80,7 @@ def restore(net: Network, data: dict[str, Any], media_dir: Path) -> None:
     net.media.unsaved.clear()
     net.lids = dict(data.get("lids", {}))
     net.shares_phone = set(data.get("shares_phone", ()))
+    net.unregistered = set(data.get("unregistered", ()))
 
 
 def _restore_device(net: Network, item: dict[str, Any]) -> None:

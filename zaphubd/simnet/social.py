@@ -109,7 +109,7 @@ def _create(
     members = set(participants) | ({by} if by else set())
     if not members:
         raise OpError("bad_request", "a new group needs participants")
-    group = Group(group_jid, members, {by} if by else set(), subject or "", by)
+    group = Group(group_jid, members, {by} if by else set(), subject or "", by, created_at=now_ms())
     net.groups[group_jid] = group
     return group
 

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from zaphubd.errors import ZaphubError
 from zaphubd.transport.events import MediaRef, TransportEvent
+from zaphubd.transport.groups import Groups
 from zaphubd.transport.outbound import OutboundMessage, PresenceType
 
 EventCallback = Callable[[TransportEvent], Awaitable[None]]
@@ -126,6 +127,11 @@ class Client(Protocol):
     async def reject_call(self, caller: str, call_id: str) -> None: ...
 
     async def download_media(self, ref: MediaRef, max_bytes: int) -> bytes: ...
+
+    @property
+    def groups(self) -> Groups:
+        """The account's groups (`transport.groups`)."""
+        ...
 
 
 class Transport(Protocol):

@@ -44,6 +44,7 @@ from zaphubd.transport.base import (
 from zaphubd.transport.events import MediaRef
 from zaphubd.transport.neonize_attempt import Attempt, ConnectError
 from zaphubd.transport.neonize_dispatch import Dispatcher
+from zaphubd.transport.neonize_groups import NeonizeGroups
 from zaphubd.transport.neonize_outbound import (
     UPLOAD_TYPES,
     InvalidRecipient,
@@ -107,6 +108,7 @@ class NeonizeClient:
             transport, session_id, on_event, lambda: self._attempt, self._stop, self._connected
         )
         self._connecting = asyncio.Lock()
+        self._groups = NeonizeGroups(self._call)
 
     @property
     def session_id(self) -> uuid.UUID:
@@ -122,6 +124,10 @@ class NeonizeClient:
     def is_connected(self) -> bool:
         attempt = self._attempt
         return attempt is not None and not attempt.ended and attempt.state == "connected"
+
+    @property
+    def groups(self) -> NeonizeGroups:
+        return self._groups
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ from zaphubd.transport.events import (
     TransportEvent,
 )
 from zaphubd.transport.outbound import OutboundMessage, PresenceType
+from zaphubd.transport.simnet_groups import SimnetGroups
 
 log = logging.getLogger("zaphubd.transport.simnet")
 
@@ -151,6 +152,7 @@ class SimnetClient:
         self._connected = False
         self._proxy = proxy
         self._proxied: aiohttp.ClientSession | None = None  # through `proxy`, made on use
+        self._groups = SimnetGroups(self.request)
 
     def _http(self) -> aiohttp.ClientSession:
         """The transport's shared session, or this session's own through its proxy (a
@@ -170,6 +172,10 @@ class SimnetClient:
     @property
     def is_connected(self) -> bool:
         return self._connected
+
+    @property
+    def groups(self) -> SimnetGroups:
+        return self._groups
 
     async def connect(self) -> None:
         old = self._conn
