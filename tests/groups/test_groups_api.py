@@ -93,7 +93,7 @@ async def test_a_group_from_creation_to_leaving(gateway: StartGateway) -> None:
 
     # announce: only admins may send. CAL is not one; BEN is.
     text = {"type": "text", "text": "hello"}
-    await gw.net.post("/control/inbound", {"from": CAL, "to": gid, "message": text}, 400)
+    await gw.net.post("/control/inbound", {"from": CAL, "to": gid, "message": text}, 403)
     await gw.net.post("/control/inbound", {"from": BEN, "to": gid, "message": text})
 
     # a change made elsewhere arrives as an event too
