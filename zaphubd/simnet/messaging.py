@@ -77,6 +77,8 @@ def submit(net: Network, env: Envelope, status_jids: tuple[str, ...] = ()) -> Fr
         net.stats.duplicates_ignored += 1
         return {"id": env.id, "ts": first_ts, "duplicate": True}
     readers = recipients(net, env, status_jids)
+    if not jid.is_group(env.to):  # a block keeps direct messages and statuses away, not groups
+        readers = [phone for phone in readers if not net.directory.blocks(phone, env.sender)]
     net.sent[(env.sender, env.id)] = env.timestamp
     if env.body.blob is not None:
         net.media.put(env.body.content["sha256"], env.body.blob, env.body.content["mimeType"])

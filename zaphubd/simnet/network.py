@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from zaphubd.jid import user_jid
+from zaphubd.simnet.accounts import Directory
 from zaphubd.simnet.link import Link
 from zaphubd.simnet.media import MediaStore
 from zaphubd.simnet.model import Device, Faults, Group, Mailbox, SimnetConfig, Stats, now_ms
@@ -64,6 +65,8 @@ class Network:
         self.shares_phone: set[str] = set()
         #: Temporarily banned accounts: phone -> (WhatsApp's ban code, monotonic end).
         self.bans: dict[str, tuple[int, float]] = {}
+        #: Registered accounts, profiles, blocklists (accounts.py).
+        self.directory = Directory()
 
     def changed(self) -> None:
         self.on_change()

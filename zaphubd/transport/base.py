@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from zaphubd.errors import ZaphubError
+from zaphubd.transport.contacts import Contacts
 from zaphubd.transport.events import MediaRef, TransportEvent
 from zaphubd.transport.outbound import OutboundMessage, PresenceType
 
@@ -126,6 +127,11 @@ class Client(Protocol):
     async def reject_call(self, caller: str, call_id: str) -> None: ...
 
     async def download_media(self, ref: MediaRef, max_bytes: int) -> bytes: ...
+
+    @property
+    def contacts(self) -> Contacts:
+        """Number checks, contacts' profiles, the blocklist, the own profile."""
+        ...
 
 
 class Transport(Protocol):

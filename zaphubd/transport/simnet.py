@@ -37,6 +37,7 @@ from zaphubd.transport.base import (
     TargetNotFound,
     TransportError,
 )
+from zaphubd.transport.contacts import Contacts
 from zaphubd.transport.credentials import CredentialStore, FileCredentials
 from zaphubd.transport.events import (
     Connected,
@@ -50,6 +51,7 @@ from zaphubd.transport.events import (
     TransportEvent,
 )
 from zaphubd.transport.outbound import OutboundMessage, PresenceType
+from zaphubd.transport.simnet_contacts import SimnetContacts
 
 log = logging.getLogger("zaphubd.transport.simnet")
 
@@ -151,6 +153,7 @@ class SimnetClient:
         self._connected = False
         self._proxy = proxy
         self._proxied: aiohttp.ClientSession | None = None  # through `proxy`, made on use
+        self._contacts = SimnetContacts(self.request, transport.url)
 
     def _http(self) -> aiohttp.ClientSession:
         """The transport's shared session, or this session's own through its proxy (a
@@ -170,6 +173,10 @@ class SimnetClient:
     @property
     def is_connected(self) -> bool:
         return self._connected
+
+    @property
+    def contacts(self) -> Contacts:
+        return self._contacts
 
     async def connect(self) -> None:
         old = self._conn
