@@ -48,6 +48,7 @@ from zaphubd.queue.keymigration import migrate_queue_keys
 from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import connect_redis
 from zaphubd.queue.wakeups import Wakeups
+from zaphubd.sessions import contacts
 from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.lanes import LaneSettings, SendLanes
@@ -184,6 +185,9 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     calls = OwnerCalls(app[appkeys.REDIS], settings.node_id)
     app[appkeys.SESSION_ACTIONS] = SessionActions(manager, settings.media_max_bytes, leases, calls)
+    app[appkeys.CONTACTS] = contacts.build(
+        app[appkeys.SESSION_ACTIONS], app[appkeys.REDIS], settings
+    )
     workers = SessionWorkers(manager, leases, transitions, registry, wakeups.signal)
     app[QUEUES] += [QueueBinding(INIT_SPEC, workers.init), QueueBinding(CLOSE_SPEC, workers.close)]
     tasks = TaskGroup("sessions")
@@ -242,7 +246,8 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         in_doubt=settings.indoubt_sends,
         accepts_message_id=transport.accepts_message_id,
     )
-    sender = MessageSender(messages, sink, MediaFetcher(http, limits), policy)
+    app[appkeys.MEDIA_FETCHER] = fetcher = MediaFetcher(http, limits)
+    sender = MessageSender(messages, sink, fetcher, policy)
     lanes = SendLanes(
         OutboxRepo(app[appkeys.DB]),
         sender.run,
