@@ -65,7 +65,9 @@ def routes(client: Client) -> list[tuple[str, str, Any]]:
 
 
 def concrete(path: str, sid: str) -> str:
-    return path.format(id=sid, messageId="m-1", keyId=uuid.uuid4())
+    ids = {"messageId": "m-1", "keyId": uuid.uuid4()}
+    ids["contactId"] = "5511999990001"
+    return path.format(id=sid, **ids)
 
 
 async def call(client: Client, method: str, path: str, key: str) -> tuple[int, str]:
