@@ -58,9 +58,15 @@ class Stub:
         return self.attempt
 
 
+@pytest.fixture(scope="module")
+def spec() -> Any:
+    return create_autospec(NewAClient, instance=True)  # slow to build: once per module
+
+
 @pytest.fixture
-def wa() -> Any:
-    return create_autospec(NewAClient, instance=True)
+def wa(spec: Any) -> Any:
+    spec.reset_mock(return_value=True, side_effect=True)
+    return spec
 
 
 @pytest.fixture

@@ -105,17 +105,19 @@ class CheckPace:
         turns.waiting += 1
         try:
             await turns.lock.acquire()
+            try:
+                delay = turns.next_at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            except BaseException:  # cancelled while waiting: the turn goes to the next
+                turns.lock.release()
+                raise
         finally:
             turns.waiting -= 1
         try:
-            delay = turns.next_at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                yield
-            finally:
-                turns.next_at = time.monotonic() + self._interval_s
+            yield
         finally:
+            turns.next_at = time.monotonic() + self._interval_s
             turns.lock.release()
 
     def _turns(self, session_id: uuid.UUID) -> _Turns:
