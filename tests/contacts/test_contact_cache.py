@@ -8,7 +8,9 @@ import io
 import itertools
 import time
 import uuid
+from pathlib import Path
 
+import orjson
 import pytest
 from PIL import Image
 
@@ -20,8 +22,11 @@ from zaphubd.queue import keys
 from zaphubd.queue.redis import RedisClient
 from zaphubd.sessions.contact_cache import CheckCache, CheckPace
 from zaphubd.sessions.profile_picture import to_profile_jpeg
+from zaphubd.simnet import persist
 from zaphubd.simnet.accounts import Directory
 from zaphubd.simnet.media import MediaStore
+from zaphubd.simnet.model import SimnetConfig
+from zaphubd.simnet.network import Network
 from zaphubd.transport.contacts import NumberCheck
 
 SID = uuid.UUID(int=7)
@@ -123,3 +128,13 @@ def test_simnet_directory_survives_a_restart() -> None:
     assert again.profiles["5511900000001"] == directory.profiles["5511900000001"]
     assert again.profiles["5511900000001"].picture_id == picture_id
     assert again.blocks("5511900000001", "5511900000002")
+
+
+def test_simnet_state_file_holds_the_directory(tmp_path: Path) -> None:
+    net = Network(SimnetConfig())
+    net.directory.registered.add("5511900000001")
+    net.directory.blocked["5511900000001"] = {"5511900000002"}
+    restored = Network(SimnetConfig())
+    persist.restore(restored, orjson.loads(orjson.dumps(persist.snapshot(net))), tmp_path)
+    assert restored.directory.registered == {"5511900000001"}
+    assert restored.directory.blocks("5511900000001", "5511900000002")

@@ -186,3 +186,18 @@ async def test_own_profile_read_and_set(gateway: StartGateway) -> None:
     assert resp.status in (201, 202), await resp.text()
     box = await eventually(lambda: gw.net.mailbox(FRIEND))
     assert box[0]["push_name"] == "Loja Centro"
+
+    # The contact blocks us: our message goes out (one tick) but never reaches it.
+    await gw.net.post("/control/block", {"phone": FRIEND, "jid": ME, "action": "block"})
+    send = {"messageId": "profile-2", "to": FRIEND, "type": "text", "text": "oi?"}
+    resp = await gw.api.post(f"/api/v1/sessions/{sid}/messages", json=send)
+    assert resp.status in (201, 202), await resp.text()
+
+    async def sent() -> bool:
+        resp = await gw.api.get(f"/api/v1/sessions/{sid}/messages/profile-2")
+        return bool((await resp.json())["data"]["status"] == "sent")
+
+    await eventually(sent)
+    await asyncio.sleep(0.2)
+    assert len(await gw.net.mailbox(FRIEND)) == 1
+    assert await sent()  # never delivered

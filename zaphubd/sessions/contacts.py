@@ -11,6 +11,7 @@ the number (which may differ from it) is the one used.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -23,6 +24,8 @@ from zaphubd.sessions.profile_picture import to_profile_jpeg
 from zaphubd.settings import Settings
 from zaphubd.transport.base import Client
 from zaphubd.transport.contacts import NumberCheck, Picture
+
+log = logging.getLogger("zaphubd.sessions")
 
 
 class ContactActions:
@@ -100,6 +103,7 @@ class ContactActions:
                 await client.contacts.block(jid)
             else:
                 await client.contacts.unblock(jid)
+        log.info("session %s %s %s", session_id, "blocked" if args["block"] else "unblocked", jid)
         return {"jid": jid, "blocked": bool(args["block"])}
 
     async def _blocklist(self, session_id: uuid.UUID, args: dict[str, Any]) -> list[str]:
@@ -128,6 +132,7 @@ class ContactActions:
             if args.get("about") is not None:
                 await client.contacts.set_about(args["about"])
                 changed["about"] = args["about"]
+        log.info("session %s changed its profile: %s", session_id, ", ".join(changed))
         return changed
 
     async def _set_picture(self, session_id: uuid.UUID, args: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +140,9 @@ class ContactActions:
         jpeg = decode_bytes(args["data"])
         with transport_errors("profile picture"):
             picture_id = await client.contacts.set_picture(jpeg)
+        log.info(
+            "session %s set its profile picture (%d bytes): %s", session_id, len(jpeg), picture_id
+        )
         return {"id": picture_id}
 
     def _client(self, session_id: uuid.UUID) -> Client:

@@ -21,6 +21,7 @@ class AccountRoutes:
     def add_to(self, app: web.Application) -> None:
         app.router.add_post("/control/accounts", self.register)
         app.router.add_get("/control/accounts/{phone}", self.show)
+        app.router.add_post("/control/block", self.block)
         app.router.add_post("/control/check-limit", self.check_limit)
 
     async def register(self, request: web.Request) -> web.Response:
@@ -48,6 +49,19 @@ class AccountRoutes:
 
     async def show(self, request: web.Request) -> web.Response:
         phone = check.phone({"phone": request.match_info["phone"]}, "phone")
+        return reply(self._view(request, phone))
+
+    async def block(self, request: web.Request) -> web.Response:
+        """`{phone, jid, action: block|unblock}`: the phone blocks or unblocks a contact."""
+        body = await read_body(request, ("phone", "jid", "action"))
+        phone = check.phone(body, "phone")
+        target = check.phone(body, "jid")
+        blocked = self.net.directory.blocked.setdefault(phone, set())
+        if check.choice(body, "action", ("block", "unblock")) == "block":
+            blocked.add(target)
+        else:
+            blocked.discard(target)
+        self.net.changed()
         return reply(self._view(request, phone))
 
     async def check_limit(self, request: web.Request) -> web.Response:
