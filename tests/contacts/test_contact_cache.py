@@ -138,3 +138,15 @@ def test_simnet_state_file_holds_the_directory(tmp_path: Path) -> None:
     persist.restore(restored, orjson.loads(orjson.dumps(persist.snapshot(net))), tmp_path)
     assert restored.directory.registered == {"5511900000001"}
     assert restored.directory.blocks("5511900000001", "5511900000002")
+
+
+async def test_a_refusal_as_too_fast_slows_the_session_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("zaphubd.sessions.contact_cache.PENALTY_MIN_S", 0.2)
+    pace = CheckPace(interval_s=0.01, max_waiting=2)
+    async with pace.turn(SID):
+        pace.slow_down(SID)
+    began = time.monotonic()
+    async with pace.turn(SID):
+        assert time.monotonic() - began >= 0.19

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import time
 import uuid
 from typing import Any
 
@@ -47,7 +48,9 @@ async def fetch(gw: Gateway, url: str) -> tuple[int, str, bytes]:
         return resp.status, resp.content_type, await resp.read()
 
 
-async def test_check_cache_pace_profile_and_block(gateway: StartGateway) -> None:
+async def test_check_cache_pace_profile_and_block(
+    gateway: StartGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gw = await gateway(contacts_check_interval_ms=150)
     await gw.net.post("/control/check-limit", {"interval_ms": 100})
     picture = png(48, 48)
@@ -97,6 +100,16 @@ async def test_check_cache_pace_profile_and_block(gateway: StartGateway) -> None
     await client.contacts.check(["5511920000000"])
     with pytest.raises(RateLimited):
         await client.contacts.check(["5511920000001"])
+    # WhatsApp saying "too fast" through the API: a 429, and the next check waits longer.
+    monkeypatch.setattr("zaphubd.sessions.contact_cache.PENALTY_INTERVALS", 2)
+    monkeypatch.setattr("zaphubd.sessions.contact_cache.PENALTY_MIN_S", 0.3)
+    await gw.net.post("/control/check-limit", {"interval_ms": 60_000})
+    status, body = await call(gw, "POST", f"{sid}/contacts/check", {"numbers": ["5511920000002"]})
+    assert (status, body["error"]["type"]) == (429, "CapacityError")
+    await gw.net.post("/control/check-limit", {"interval_ms": 0})
+    began = time.monotonic()
+    status, body = await call(gw, "POST", f"{sid}/contacts/check", {"numbers": ["5511920000003"]})
+    assert status == 200 and time.monotonic() - began >= 0.25, body
 
     # A contact's profile; its picture comes from the CDN.
     status, body = await call(gw, "GET", f"{sid}/contacts/+{FRIEND}")

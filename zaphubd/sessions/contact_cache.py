@@ -8,7 +8,8 @@ shorter `negative_ttl_s`. Redis keys expire by themselves, so the cache's memory
 by its TTLs. A Redis outage only costs the cache: the check still goes out, paced.
 
 The pace runs on the node that runs the session (the checks are session actions): one
-request at a time, `interval_s` after the previous one ended. Callers wait their turn, at
+request at a time, `interval_s` after the previous one ended (longer after WhatsApp said
+"too fast", see `slow_down`). Callers wait their turn, at
 most `max_waiting` per session; one more is refused with 429 rather than queued without end.
 """
 
@@ -31,6 +32,10 @@ from zaphubd.transport.contacts import NumberCheck
 
 log = logging.getLogger("zaphubd.sessions")
 
+#: After WhatsApp refuses a check as too fast, the session's next one waits this many
+#: intervals, and at least PENALTY_MIN_S.
+PENALTY_INTERVALS = 10
+PENALTY_MIN_S = 5.0
 #: Pace entries of idle sessions are dropped once there are more than this many.
 PACE_SWEEP_AT = 1000
 
@@ -117,8 +122,13 @@ class CheckPace:
         try:
             yield
         finally:
-            turns.next_at = time.monotonic() + self._interval_s
+            turns.next_at = max(turns.next_at, time.monotonic() + self._interval_s)
             turns.lock.release()
+
+    def slow_down(self, session_id: uuid.UUID) -> None:
+        """WhatsApp refused a check as too fast: the session's next one waits longer."""
+        turns = self._turns(session_id)
+        turns.next_at = time.monotonic() + max(PENALTY_INTERVALS * self._interval_s, PENALTY_MIN_S)
 
     def _turns(self, session_id: uuid.UUID) -> _Turns:
         turns = self._sessions.get(session_id)

@@ -22,7 +22,7 @@ from zaphubd.sessions.actions import SessionActions, transport_errors
 from zaphubd.sessions.contact_cache import CheckCache, CheckPace
 from zaphubd.sessions.profile_picture import to_profile_jpeg
 from zaphubd.settings import Settings
-from zaphubd.transport.base import Client
+from zaphubd.transport.base import Client, RateLimited
 from zaphubd.transport.contacts import NumberCheck, Picture
 
 log = logging.getLogger("zaphubd.sessions")
@@ -168,13 +168,23 @@ class ContactActions:
             found.update(await self._cache.get(session_id, [n for n in unique if n not in found]))
             missing = [n for n in unique if n not in found]
             if missing:
-                with transport_errors("contact check"):
-                    answers = await client.contacts.check(missing)
+                answers = await self._ask(session_id, client, missing)
                 await self._cache.put(session_id, answers)
                 found.update({a.number: a for a in answers})
         for number in unique:  # a transport that skipped one: not on WhatsApp, not cached
             found.setdefault(number, NumberCheck(number, False, None))
         return found
+
+    async def _ask(
+        self, session_id: uuid.UUID, client: Client, numbers: list[str]
+    ) -> list[NumberCheck]:
+        with transport_errors("contact check"):
+            try:
+                return await client.contacts.check(numbers)
+            except RateLimited:
+                self._pace.slow_down(session_id)
+                log.warning("session %s: WhatsApp refused a contact check as too fast", session_id)
+                raise
 
 
 def _check_view(answer: NumberCheck) -> dict[str, Any]:
