@@ -130,8 +130,8 @@ async def test_profile_about_and_picture(wa: Any, contacts: NeonizeContacts) -> 
 
     # No picture, or a hidden one: neonize raises with the whole answer as its argument.
     for text in (
-        "that user or group does not have a profile picture: info query returned status 404",
-        "the user has hidden their profile picture from you: status 401",
+        "that user or group does not have a profile picture",  # whatsmeow's words, exactly
+        "the user has hidden their profile picture from you",
     ):
         answer = npb.GetProfilePictureReturnFunction(Error=text)
         wa.get_profile_picture.side_effect = GetProfilePictureError(answer)
