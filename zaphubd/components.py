@@ -49,6 +49,7 @@ from zaphubd.queue.keymigration import migrate_queue_keys
 from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import connect_redis
 from zaphubd.queue.wakeups import Wakeups
+from zaphubd.sessions import contacts
 from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.groups import GroupActions
@@ -189,6 +190,9 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.SESSION_ACTIONS] = SessionActions(manager, settings.media_max_bytes, leases, calls)
     app[appkeys.MESSAGE_READS] = MessageReads(app[appkeys.SESSION_ACTIONS])
     app[appkeys.GROUP_ACTIONS] = GroupActions(app[appkeys.SESSION_ACTIONS])
+    app[appkeys.CONTACTS] = contacts.build(
+        app[appkeys.SESSION_ACTIONS], app[appkeys.REDIS], settings
+    )
     workers = SessionWorkers(manager, leases, transitions, registry, wakeups.signal)
     app[QUEUES] += [QueueBinding(INIT_SPEC, workers.init), QueueBinding(CLOSE_SPEC, workers.close)]
     tasks = TaskGroup("sessions")
@@ -248,7 +252,8 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         accepts_message_id=transport.accepts_message_id,
     )
     amends = MessageAmends(app[appkeys.DB])
-    sender = MessageSender(messages, sink, MediaFetcher(http, limits), policy, amends)
+    app[appkeys.MEDIA_FETCHER] = fetcher = MediaFetcher(http, limits)
+    sender = MessageSender(messages, sink, fetcher, policy, amends)
     lanes = SendLanes(
         OutboxRepo(app[appkeys.DB]),
         sender.run,

@@ -112,6 +112,14 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="how often streams look for the other nodes' events"
     )
     stream_token_ttl_s: int = Field(60, ge=5, le=3600)
+    contacts_check_interval_ms: int = Field(
+        1000, ge=0, le=600_000, description="a session's contact checks to WhatsApp this far apart"
+    )
+    contacts_check_max_waiting: int = Field(
+        10, ge=1, le=1000, description="contact checks one session may have waiting (429 beyond)"
+    )
+    contacts_cache_positive_s: int = Field(7 * 86_400, ge=1, le=90 * 86_400)
+    contacts_cache_negative_s: int = Field(6 * 3600, ge=1, le=90 * 86_400)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -65,6 +65,7 @@ async def _scenario(cluster: Cluster) -> None:
     actions = [(a["action"], a.get("state")) for a in activity["activity"]]
     assert ("chat_presence", "composing") in actions, actions
     assert any(action == "subscribe" for action, _ in actions), actions
+    await _contact_checks(cluster, other, sid, phone)
 
     png = png_bytes()
     message = {
@@ -118,3 +119,15 @@ async def _scenario(cluster: Cluster) -> None:
         {"phone": "5511900000777", "code": code},
     )
     await eventually(lambda: all_connected(cluster, [new]), 20)
+
+
+async def _contact_checks(cluster: Cluster, node: str, sid: str, phone: str) -> None:
+    """Answered by the owner, cached in the Redis Cluster: asked again, WhatsApp is not."""
+    await asyncio.to_thread(cluster.simnet.control, "POST", "/control/accounts", {"phone": FRIEND})
+    path = f"/api/v1/sessions/{sid}/contacts/check"
+    for _ in range(2):
+        status, body = await _post(cluster, node, path, {"numbers": [FRIEND, "5511955550078"]})
+        assert status == 200, body
+        assert [r["exists"] for r in body["data"]] == [True, False], body
+    activity = await asyncio.to_thread(cluster.simnet.control, "GET", f"/control/activity/{phone}")
+    assert [a["action"] for a in activity["activity"]].count("contacts_check") == 1

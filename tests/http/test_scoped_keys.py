@@ -65,9 +65,9 @@ def routes(client: Client) -> list[tuple[str, str, Any]]:
 
 
 def concrete(path: str, sid: str) -> str:
-    return path.format(
-        id=sid, messageId="m-1", keyId=uuid.uuid4(), groupId="120363000000000001", action="add"
-    )
+    ids = {"messageId": "m-1", "keyId": uuid.uuid4(), "contactId": "5511999990001"}
+    ids |= {"groupId": "120363000000000001", "action": "add"}
+    return path.format(id=sid, **ids)
 
 
 async def call(client: Client, method: str, path: str, key: str) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from aiohttp_apigami import validation_middleware
 
 from zaphubd.http import (
     appkeys,
+    contacts,
     docs,
     groups,
     health,
@@ -49,6 +50,7 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     messages.setup(app)
     message_actions.setup(app)
     groups.setup(app)
+    contacts.setup(app)
     webhooks.setup(app)
     nodes.setup(app)
     keys.setup(app)

@@ -12,6 +12,7 @@ from zaphubd.db.messages import MessageRepo
 from zaphubd.db.sessions import SessionRepo
 from zaphubd.eventsink import EventSink
 from zaphubd.messaging.backlog import BacklogView
+from zaphubd.messaging.content import MediaFetcher
 from zaphubd.messaging.intake import SendIntake
 from zaphubd.metrics import Metrics
 from zaphubd.queue.producer import Publisher
@@ -19,6 +20,7 @@ from zaphubd.queue.redis import RedisClient
 from zaphubd.queue.wakeups import Wakeups
 from zaphubd.sessions.actions import SessionActions
 from zaphubd.sessions.commands import SessionCommands
+from zaphubd.sessions.contacts import ContactActions
 from zaphubd.sessions.groups import GroupActions
 from zaphubd.sessions.lanes import SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
@@ -59,3 +61,5 @@ WAKEUPS = web.AppKey("wakeups", Wakeups)
 EVENT_HUB = web.AppKey("event_hub", EventHub)
 STREAM_TOKENS = web.AppKey("stream_tokens", StreamTokens)
 STREAM_LIMITS = web.AppKey("stream_limits", StreamLimits)
+CONTACTS = web.AppKey("contacts", ContactActions)
+MEDIA_FETCHER = web.AppKey("media_fetcher", MediaFetcher)

@@ -45,16 +45,20 @@ class MediaFetcher:
         self._http = http
         self._limits = limits
 
-    async def fetch(self, kind: MediaKind, spec: dict[str, Any]) -> MediaFile:
+    async def fetch(
+        self, kind: MediaKind, spec: dict[str, Any], max_bytes: int | None = None
+    ) -> MediaFile:
+        """`max_bytes` lowers the configured cap for this fetch (profile pictures)."""
         limits = self._limits
+        cap = limits.max_bytes if max_bytes is None else min(max_bytes, limits.max_bytes)
         if "data" in spec:
-            data = decode_base64(spec["data"], max_bytes=limits.max_bytes)
+            data = decode_base64(spec["data"], max_bytes=cap)
             file = MediaFile(data, spec.get("mimeType") or "", spec.get("fileName"))
         else:
             file = await download(
                 self._http,
                 spec["url"],
-                max_bytes=limits.max_bytes,
+                max_bytes=cap,
                 timeout_s=limits.timeout_s,
                 allow_private=limits.allow_private,
             )

@@ -101,3 +101,9 @@ def call_reply(request_id: str) -> str:
 def stream_token(digest: str) -> str:
     """A browser's short-lived event stream token, by the SHA-256 of the token."""
     return f"{PREFIX}:stream-token:{digest}"
+
+
+def contact_check(session_id: uuid.UUID, number: str) -> str:
+    """A session's cached answer to "is this number on WhatsApp?" (a string, with a TTL).
+    One hash tag per session, so one MGET reads a request's numbers on a Redis Cluster."""
+    return f"{PREFIX}:{{ct:{session_id}}}:check:{number}"

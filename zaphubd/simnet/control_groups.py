@@ -30,7 +30,6 @@ class GroupRoutes:
         app.router.add_post("/control/groups/{group}/invite", self.invite)
         app.router.add_post("/control/groups/{group}/leave", self.leave)
         app.router.add_post("/control/groups-join", self.join)
-        app.router.add_post("/control/unregistered", self.unregistered)
 
     async def state(self, request: web.Request) -> web.Response:
         group = self.net.groups.get(_path_group(request))
@@ -61,17 +60,6 @@ class GroupRoutes:
         phone = check.phone(body, "phone")
         code = check.required_text(body, "code", 64).removeprefix(groups.INVITE_PREFIX)
         return reply(_refusals(lambda: groups.join(self.net, phone, code)).as_dict())
-
-    async def unregistered(self, request: web.Request) -> web.Response:
-        """`{phones, unregistered: true|false}`: these numbers are (no longer) off WhatsApp."""
-        body = await read_body(request, ("phones", "unregistered"))
-        phones = set(check.phones(body, "phones"))
-        if check.flag({"unregistered": True} | body, "unregistered"):
-            self.net.unregistered |= phones
-        else:
-            self.net.unregistered -= phones
-        self.net.changed()
-        return reply({"unregistered": sorted(self.net.unregistered)})
 
 
 def _path_group(request: web.Request) -> str:

@@ -43,7 +43,7 @@ def new_invite_code() -> str:
 
 
 def is_registered(net: Network, phone: str) -> bool:
-    return phone not in net.unregistered
+    return net.on_whatsapp(phone)
 
 
 # -- reading ----------------------------------------------------------------------------

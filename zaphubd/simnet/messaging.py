@@ -82,6 +82,8 @@ def submit(net: Network, env: Envelope, status_jids: tuple[str, ...] = ()) -> Fr
         return {"id": env.id, "ts": first_ts, "duplicate": True}
     readers = recipients(net, env, status_jids)
     actions.check(net, env, readers)  # an edit or revoke WhatsApp would refuse
+    if not jid.is_group(env.to):  # a block keeps direct messages and statuses away, not groups
+        readers = [phone for phone in readers if not net.directory.blocks(phone, env.sender)]
     net.sent[(env.sender, env.id)] = env.timestamp
     actions.apply(net, env, readers)
     if env.body.blob is not None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from zaphubd.jid import user_jid
+from zaphubd.simnet.accounts import Directory
 from zaphubd.simnet.link import Link
 from zaphubd.simnet.media import MediaStore
 from zaphubd.simnet.model import Device, Faults, Group, Mailbox, SimnetConfig, Stats, now_ms
@@ -64,8 +65,8 @@ class Network:
         self.shares_phone: set[str] = set()
         #: Temporarily banned accounts: phone -> (WhatsApp's ban code, monotonic end).
         self.bans: dict[str, tuple[int, float]] = {}
-        #: Numbers that are not on WhatsApp (every other number is): `/control/unregistered`.
-        self.unregistered: set[str] = set()
+        #: Registered accounts, profiles, blocklists (accounts.py).
+        self.directory = Directory()
 
     def changed(self) -> None:
         self.on_change()
@@ -275,6 +276,12 @@ class Network:
         if box is None:
             box = self.mailboxes[phone] = Mailbox()
         return box
+
+    def on_whatsapp(self, phone: str) -> bool:
+        """Whether the number has a WhatsApp account: paired once, or registered through
+        `POST /control/accounts`. Messages to other numbers are still accepted (see
+        simnet.md); contact checks, profiles and group changes tell the truth."""
+        return phone in self.directory.registered or phone in self.push_names
 
     def is_paired_account(self, phone: str) -> bool:
         return bool(self.accounts.get(phone))

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from zaphubd.errors import ConfigError
+from zaphubd.simnet.accounts import Directory
 from zaphubd.simnet.files import write_atomic
 from zaphubd.simnet.model import Device, Group, MailboxEntry
 from zaphubd.simnet.network import ACTIVITY_KEEP, Network
@@ -41,7 +42,7 @@ def snapshot(net: Network) -> dict[str, Any]:
         "media": net.media.mime_types,
         "lids": net.lids,
         "shares_phone": sorted(net.shares_phone),
-        "unregistered": sorted(net.unregistered),
+        "directory": net.directory.snapshot(),
     }
 
 
@@ -80,7 +81,7 @@ def restore(net: Network, data: dict[str, Any], media_dir: Path) -> None:
     net.media.unsaved.clear()
     net.lids = dict(data.get("lids", {}))
     net.shares_phone = set(data.get("shares_phone", ()))
-    net.unregistered = set(data.get("unregistered", ()))
+    net.directory = Directory.restore(data.get("directory", {}))
 
 
 def _restore_device(net: Network, item: dict[str, Any]) -> None:

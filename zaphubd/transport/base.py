@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from zaphubd.errors import ZaphubError
+from zaphubd.transport.contacts import Contacts
 from zaphubd.transport.events import MediaRef, TransportEvent
 from zaphubd.transport.groups import Groups
 from zaphubd.transport.outbound import OutboundMessage, PresenceType
@@ -131,6 +132,11 @@ class Client(Protocol):
     @property
     def groups(self) -> Groups:
         """The account's groups (`transport.groups`)."""
+        ...
+
+    @property
+    def contacts(self) -> Contacts:
+        """Number checks, contacts' profiles, the blocklist, the own profile."""
         ...
 
 

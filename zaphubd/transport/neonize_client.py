@@ -41,8 +41,10 @@ from zaphubd.transport.base import (
     SendResult,
     TransportError,
 )
+from zaphubd.transport.contacts import Contacts
 from zaphubd.transport.events import MediaRef
 from zaphubd.transport.neonize_attempt import Attempt, ConnectError
+from zaphubd.transport.neonize_contacts import NeonizeContacts
 from zaphubd.transport.neonize_dispatch import Dispatcher
 from zaphubd.transport.neonize_groups import NeonizeGroups
 from zaphubd.transport.neonize_outbound import (
@@ -109,10 +111,15 @@ class NeonizeClient:
         )
         self._connecting = asyncio.Lock()
         self._groups = NeonizeGroups(self._call)
+        self._contacts = NeonizeContacts(self._call)
 
     @property
     def session_id(self) -> uuid.UUID:
         return self._session_id
+
+    @property
+    def contacts(self) -> Contacts:
+        return self._contacts
 
     @property
     def store_app_name(self) -> str | None:

@@ -37,6 +37,7 @@ from zaphubd.transport.base import (
     TargetNotFound,
     TransportError,
 )
+from zaphubd.transport.contacts import Contacts
 from zaphubd.transport.credentials import CredentialStore, FileCredentials
 from zaphubd.transport.events import (
     Connected,
@@ -50,6 +51,7 @@ from zaphubd.transport.events import (
     TransportEvent,
 )
 from zaphubd.transport.outbound import OutboundMessage, PresenceType
+from zaphubd.transport.simnet_contacts import SimnetContacts
 from zaphubd.transport.simnet_groups import SimnetGroups
 
 log = logging.getLogger("zaphubd.transport.simnet")
@@ -153,6 +155,7 @@ class SimnetClient:
         self._proxy = proxy
         self._proxied: aiohttp.ClientSession | None = None  # through `proxy`, made on use
         self._groups = SimnetGroups(self.request)
+        self._contacts = SimnetContacts(self.request, transport.url)
 
     def _http(self) -> aiohttp.ClientSession:
         """The transport's shared session, or this session's own through its proxy (a
@@ -176,6 +179,10 @@ class SimnetClient:
     @property
     def groups(self) -> SimnetGroups:
         return self._groups
+
+    @property
+    def contacts(self) -> Contacts:
+        return self._contacts
 
     async def connect(self) -> None:
         old = self._conn
