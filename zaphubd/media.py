@@ -133,10 +133,10 @@ def _too_large(max_bytes: int, detail: str) -> MediaError:
 def _file_name(response: aiohttp.ClientResponse) -> str | None:
     disposition = response.content_disposition
     candidate = disposition.filename if disposition is not None else None
-    return _clean_file_name(candidate or response.url.name)
+    return clean_file_name(candidate or response.url.name)
 
 
-def _clean_file_name(name: str | None) -> str | None:
+def clean_file_name(name: str | None) -> str | None:
     # A server-chosen name ends up in a chat; strip paths and control characters from it.
     if not name:
         return None

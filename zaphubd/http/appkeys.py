@@ -11,8 +11,10 @@ from zaphubd.db.events import EventRepo
 from zaphubd.db.messages import MessageRepo
 from zaphubd.db.sessions import SessionRepo
 from zaphubd.eventsink import EventSink
+from zaphubd.media_store.base import MediaStore
 from zaphubd.messaging.backlog import BacklogView
 from zaphubd.messaging.intake import SendIntake
+from zaphubd.messaging.uploads import Uploads
 from zaphubd.metrics import Metrics
 from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import RedisClient
@@ -55,3 +57,6 @@ WAKEUPS = web.AppKey("wakeups", Wakeups)
 EVENT_HUB = web.AppKey("event_hub", EventHub)
 STREAM_TOKENS = web.AppKey("stream_tokens", StreamTokens)
 STREAM_LIMITS = web.AppKey("stream_limits", StreamLimits)
+# media (issue 15): the media store and the staged uploads of multipart sends.
+MEDIA_STORE = web.AppKey("media_store", MediaStore)
+UPLOADS = web.AppKey("uploads", Uploads)

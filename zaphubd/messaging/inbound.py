@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -64,6 +65,10 @@ def _lid_and_phone(sender: str, alt: str | None) -> tuple[str | None, str | None
     return None, None
 
 
+#: Told of every new inbound message with media (row id): `media_keeper.MediaKeeper.offer`.
+OnMedia = Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]
+
+
 def media_url(session_id: uuid.UUID, message_id: str) -> str:
     return f"/api/v1/sessions/{session_id}/messages/{quote(message_id, safe='')}/media"
 
@@ -83,7 +88,11 @@ class InboundHandlers:
         sink: EventSink,
         outcomes: Counter,
         lids: LidMap,
+        on_media: OnMedia | None = None,
+        public_url: str = "",
     ) -> None:
+        self._on_media = on_media
+        self._public_url = public_url
         self._messages = messages
         self._calls = calls
         self._sink = sink
@@ -110,9 +119,13 @@ class InboundHandlers:
             kind, payload = lookup(_ABOUT_ANOTHER[event.type]), _about_payload(event)
         else:
             kind, payload = lookup("message.received"), received_payload(values, event)
+            if event.media is not None:
+                payload["mediaUrl"] = self._public_url + media_url(session_id, event.id)
         if lid is not None:
             payload["lid"] = values["metadata"]["lid"] = lid
-        await self._store(values, kind, payload)
+        stored = await self._store(values, kind, payload)
+        if stored and event.media is not None and self._on_media is not None:
+            await self._on_media(session_id, values["id"])
 
     async def _identify(
         self, session_id: uuid.UUID, event: MessageIn
@@ -182,12 +195,13 @@ class InboundHandlers:
 
     async def _store(
         self, values: dict[str, Any], kind: EventType, payload: dict[str, Any]
-    ) -> None:
+    ) -> bool:
         """The message and its event in one statement (None: seen before), then listeners."""
         event = await self._messages.insert_inbound(values, kind, payload)
         self._outcomes.labels("stored" if event is not None else "duplicate").inc()
         if event is not None:
             await self._sink.notify(event)
+        return event is not None
 
     async def message_dead(self, job: Job, reason: str) -> None:
         """A message the queue gave up storing (after every retry): recorded, not lost
