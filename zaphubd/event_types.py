@@ -140,6 +140,7 @@ _ALL = (
         isGroup="boolean",
         quoted="string?",
         lid="jid?",
+        mediaUrl="string?",
     ),
     _event(
         "message.reaction",
