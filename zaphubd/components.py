@@ -42,6 +42,7 @@ from zaphubd.messaging.content import MediaFetcher, MediaLimits
 from zaphubd.messaging.inbound import InboundHandlers
 from zaphubd.messaging.intake import SendIntake
 from zaphubd.messaging.media_keeper import MediaKeeper, media_store_spec
+from zaphubd.messaging.media_retention import MediaRetention
 from zaphubd.messaging.sender import MessageSender, SendPolicy
 from zaphubd.messaging.traffic import TrafficRouter
 from zaphubd.messaging.uploads import Uploads
@@ -90,6 +91,7 @@ HAND_OVER = uuid.UUID(int=0)
 #: Only the composition root holds the transport: the API reaches it through the engine.
 TRANSPORT = web.AppKey("transport", Transport)
 MEDIA_KEEPER = web.AppKey("media_keeper", MediaKeeper)
+MEDIA_RETENTION = web.AppKey("media_retention", MediaRetention)
 INBOUND_SPECS = (
     QueueSpec(keys.MESSAGE_RECEIVE, concurrency=50, max_attempts=10),
     QueueSpec(keys.RECEIPT_EVENTS, concurrency=50, max_attempts=10),
@@ -248,7 +250,9 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
     spec = media_store_spec(settings.media_store_concurrency)
     app[QUEUES].append(QueueBinding(spec, keeper.handle, keeper.dead))
     tasks = TaskGroup("media")
+    app[MEDIA_RETENTION] = retention = MediaRetention(store, app[appkeys.DB])
     tasks.spawn(uploads.run(), "upload-sweeper")
+    tasks.spawn(retention.run(), "media-retention")
     try:
         yield
     finally:

@@ -18,6 +18,8 @@ from tests.messaging.conftest import png_bytes
 from tests.messaging.test_send import RECIPIENT, wait_mailbox
 from tests.object_store import ObjectStore
 from tests.webhooks.conftest import StartReceiver
+from zaphubd.components import MEDIA_RETENTION
+from zaphubd.http import appkeys
 
 KEY = "media-admin-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -114,6 +116,9 @@ async def test_stored_on_disk_served_while_away_and_announced(
     assert resp.status == 409  # not kept: only the live download, which needs the session
     assert len(list((gw.auth_dir.parent / "media" / "inbound" / sid).iterdir())) == 1
 
+    await forget(gw, sid)  # a deleted session's media goes with it
+    assert list((gw.auth_dir.parent / "media" / "inbound" / sid).iterdir()) == []
+
 
 async def test_stored_in_s3_and_uploads_staged_there(
     gateway: StartGateway, object_store: ObjectStore
@@ -148,3 +153,20 @@ async def test_stored_in_s3_and_uploads_staged_there(
     resp = await gw.api.get(f"/api/v1/sessions/{sid}/messages/S3KEPT/media")
     assert resp.status == 200 and await resp.read() == png
     assert resp.headers["Content-Type"] == "image/png"
+    await forget(gw, sid)
+    assert await object_store.keys(bucket, "zaphubd/inbound/") == {}
+
+
+async def forget(gw: Gateway, sid: str) -> None:
+    """Delete the session, wait until its row is gone, then run the retention pass."""
+    await gw.net.post("/control/ban", {"phone": ME, "seconds": 0})  # lifted: it may log out
+    resp = await gw.api.delete(f"/api/v1/sessions/{sid}", params={"force": "true"})
+    assert resp.status in (200, 202), await resp.text()
+    db = gw.api.server.app[appkeys.DB]
+
+    async def gone() -> bool:
+        count = await db.fetchval("SELECT count(*) FROM sessions WHERE id = $1", uuid.UUID(sid))
+        return count == 0
+
+    await eventually(gone)
+    assert await gw.api.server.app[MEDIA_RETENTION].sweep() >= 1

@@ -50,6 +50,10 @@ class MediaStore(Protocol):
         """Up to `limit` objects whose key starts with `prefix`."""
         ...
 
+    async def folders(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` names one level below `prefix` (`inbound/<name>/...`)."""
+        ...
+
 
 def staged_key() -> str:
     """A new key for an uploaded file waiting for its send."""

@@ -7,6 +7,7 @@ blocking file calls run in a thread, off the event loop.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 import uuid
@@ -66,6 +67,15 @@ class LocalStore:
 
     async def scan(self, prefix: str, limit: int) -> list[StoredObject]:
         return await asyncio.to_thread(self._list, prefix, limit)
+
+    async def folders(self, prefix: str, limit: int) -> list[str]:
+        return await asyncio.to_thread(self._folders, prefix, limit)
+
+    def _folders(self, prefix: str, limit: int) -> list[str]:
+        base = self._root / prefix
+        if not base.is_dir():
+            return []
+        return [p.name for p in itertools.islice(base.iterdir(), limit) if p.is_dir()]
 
     def _list(self, prefix: str, limit: int) -> list[StoredObject]:
         base = self._root / prefix

@@ -96,6 +96,16 @@ class S3Store:
             for item in got.get("Contents", [])
         ]
 
+    async def folders(self, prefix: str, limit: int) -> list[str]:
+        start = self._prefix + prefix
+        try:
+            got = await self._client.list_objects_v2(
+                Bucket=self._bucket, Prefix=start, Delimiter="/", MaxKeys=min(limit, 1000)
+            )
+        except (BotoCoreError, ClientError) as err:
+            raise StoreError(f"media not listed in S3: {_describe(err)}") from err
+        return [p["Prefix"][len(start) :].rstrip("/") for p in got.get("CommonPrefixes", [])]
+
 
 def _describe(err: Exception) -> str:
     if isinstance(err, ClientError):
