@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from typing import cast
 
 import aiohttp
 import magic
@@ -198,6 +199,15 @@ def check_kind(
     if kind == "audio" and sniffed in OGG_TYPES:
         sniffed = "audio/ogg"
     return _prefer_declared(declared_mime, sniffed)
+
+
+def check_kind_named(
+    kind: str, data: bytes, declared_mime: str | None, header_mime: str | None
+) -> str:
+    """`check_kind` for a kind given by name (an API body); MediaError for a non-media kind."""
+    if kind != "document" and kind not in _EXPECTED:
+        raise MediaError(f"{kind} is not a media type")
+    return check_kind(cast(MediaKind, kind), data, declared_mime, header_mime)
 
 
 _EXPECTED: dict[str, str] = {

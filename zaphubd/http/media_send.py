@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import marshmallow as ma
 from aiohttp import web
@@ -17,10 +17,9 @@ from zaphubd.http import appkeys
 from zaphubd.http.message_schemas import UPLOADING, SendMessageSchema
 from zaphubd.http.multipart import FILE_PART, PAYLOAD_PART, MultipartSend, read_multipart_send
 from zaphubd.http.parsing import describe, flatten_errors
-from zaphubd.media import MediaError, check_kind
+from zaphubd.media import MediaError, check_kind_named
 from zaphubd.media_store.base import StoreError, check_key
 from zaphubd.messaging.content import MEDIA_KINDS
-from zaphubd.transport.outbound import MediaKind
 
 log = logging.getLogger("zaphubd.http")
 
@@ -72,7 +71,7 @@ def _validated(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _checked_mime(kind: str, sent: MultipartSend, declared: str | None) -> str:
     try:
-        return check_kind(cast(MediaKind, kind), sent.file.data, declared, sent.file.content_type)
+        return check_kind_named(kind, sent.file.data, declared, sent.file.content_type)
     except MediaError as err:
         raise ValidationFailed(err.message, {FILE_PART: [err.message]}) from None
 

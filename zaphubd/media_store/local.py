@@ -37,9 +37,11 @@ class LocalStore:
         except OSError as err:
             raise StoreError(f"media not written: {err}") from err
 
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # and the root: 0700
+    def _write(self, path: Path, data: bytes) -> None:
+        # mkdir's mode applies only to the last directory it makes: the root first, 0700.
+        self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in reversed(path.relative_to(self._root).parents[:-1]):
+            (self._root / folder).mkdir(mode=0o700, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             with open(tmp, "wb") as out:
