@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from zaphubd.media_store.base import MediaStore
 from zaphubd.media_store.local import LocalStore
-from zaphubd.media_store.s3 import S3Store
 from zaphubd.settings import Settings
 
 
 def build_media_store(settings: Settings) -> MediaStore:
     if settings.media_store == "local":
         return LocalStore(settings.media_dir)
+    # Imported only here: botocore's import alone costs a daemon ~15 MiB of RSS.
+    from zaphubd.media_store.s3 import S3Store
+
     assert settings.s3_bucket is not None  # the settings check it
     return S3Store(
         endpoint=settings.s3_endpoint,
