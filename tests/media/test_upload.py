@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import orjson
 from tests.gateway import Gateway, StartGateway, eventually
 from tests.messaging.conftest import PDF, png_bytes
 from tests.messaging.test_send import RECIPIENT, wait_mailbox, wait_message_status
+from zaphubd.http import appkeys
 
 MAX_BYTES = 64 * 1024
 SENDER = "5511977771111"
@@ -97,6 +100,32 @@ async def test_uploaded_files_are_sent_and_bad_uploads_refused(gateway: StartGat
     assert status == 404, body
     assert staged(gw) == []
     assert len(await gw.net.mailbox(RECIPIENT)) == 2
+    await swept_only_when_no_send_holds_it(gw, sid, image, png)
+
+
+async def swept_only_when_no_send_holds_it(
+    gw: Gateway, sid: str, image: dict[str, Any], png: bytes
+) -> None:
+    """What a crash leaves (a file staged, its row never written) goes after
+    ZAPHUB_UPLOAD_STALE_S; the file of a send still waiting for its session stays."""
+    await gw.net.post("/control/ban", {"phone": SENDER, "seconds": 60})
+
+    async def away() -> bool:
+        return (await gw.session(sid))["status"] != "connected"
+
+    await eventually(away)
+    status, body = await upload(gw, sid, form(image | {"messageId": "waits"}, png))
+    assert status == 201, body
+    uploads = gw.api.server.app[appkeys.UPLOADS]
+    await uploads.stage(b"orphan")
+    files = staged(gw)
+    assert len(files) == 2
+    old = time.time() - 2 * 3600
+    for path in files:
+        os.utime(path, (old, old))
+    assert await uploads.sweep() == 1
+    [kept] = staged(gw)
+    assert kept.read_bytes() == png
 
 
 async def _async(value: bool) -> bool:
