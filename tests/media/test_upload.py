@@ -95,6 +95,13 @@ async def test_uploaded_files_are_sent_and_bad_uploads_refused(gateway: StartGat
         status, body = await upload(gw, sid, data)
         assert status == expected, body
         assert body["success"] is False and body["error"]["message"]
+    for raw in (b"--b\r\n[]--b--\r\n", b"no boundary at all", b"--b\r\nX: y\r\n\r\nab"):
+        resp = await gw.api.post(
+            f"/api/v1/sessions/{sid}/messages",
+            data=raw,
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert resp.status == 400, await resp.text()
     unknown = "00000000-0000-4000-8000-000000000000"
     status, body = await upload(gw, unknown, form(image, png))
     assert status == 404, body

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import BodyPartReader, web
 from aiohttp.hdrs import CONTENT_TYPE
+from aiohttp.http_exceptions import HttpProcessingError
 
 from zaphubd.errors import PayloadTooLarge, ValidationFailed
 from zaphubd.media import clean_file_name
@@ -67,8 +68,9 @@ async def read_multipart_send(request: web.Request, max_file_bytes: int) -> Mult
                 file = UploadedFile(data, part.headers.get(CONTENT_TYPE, ""), name)
             else:
                 raise _bad_part(part.name)
-    except (ValueError, RuntimeError, AssertionError) as err:
-        raise ValidationFailed(f"malformed multipart body: {err}") from None
+    except (ValueError, RuntimeError, AssertionError, HttpProcessingError) as err:
+        # A part's headers that do not parse, a boundary that never ends...: the client's.
+        raise ValidationFailed(f"malformed multipart body: {type(err).__name__}") from None
     return _complete(payload, file)
 
 
