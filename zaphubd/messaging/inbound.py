@@ -65,8 +65,9 @@ def _lid_and_phone(sender: str, alt: str | None) -> tuple[str | None, str | None
     return None, None
 
 
-#: Told of every new inbound message with media (row id): `media_keeper.MediaKeeper.offer`.
-OnMedia = Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]
+#: Told of every inbound message with media (session, WhatsApp id), new or redelivered (a
+#: crash may have come between storing it and this call): `media_keeper.MediaKeeper.offer`.
+OnMedia = Callable[[uuid.UUID, str], Awaitable[None]]
 
 
 def media_url(session_id: uuid.UUID, message_id: str) -> str:
@@ -123,9 +124,9 @@ class InboundHandlers:
                 payload["mediaUrl"] = self._public_url + media_url(session_id, event.id)
         if lid is not None:
             payload["lid"] = values["metadata"]["lid"] = lid
-        stored = await self._store(values, kind, payload)
-        if stored and event.media is not None and self._on_media is not None:
-            await self._on_media(session_id, values["id"])
+        await self._store(values, kind, payload)
+        if event.media is not None and self._on_media is not None:
+            await self._on_media(session_id, event.id)
 
     async def _identify(
         self, session_id: uuid.UUID, event: MessageIn
@@ -195,13 +196,12 @@ class InboundHandlers:
 
     async def _store(
         self, values: dict[str, Any], kind: EventType, payload: dict[str, Any]
-    ) -> bool:
+    ) -> None:
         """The message and its event in one statement (None: seen before), then listeners."""
         event = await self._messages.insert_inbound(values, kind, payload)
         self._outcomes.labels("stored" if event is not None else "duplicate").inc()
         if event is not None:
             await self._sink.notify(event)
-        return event is not None
 
     async def message_dead(self, job: Job, reason: str) -> None:
         """A message the queue gave up storing (after every retry): recorded, not lost

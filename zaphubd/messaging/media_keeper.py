@@ -65,13 +65,17 @@ class MediaKeeper:
         self._max_bytes = max_bytes
         self._repo = stored
 
-    async def offer(self, session_id: uuid.UUID, row_id: uuid.UUID) -> None:
-        """A new inbound message has media: queue its copy if the session keeps media."""
+    async def offer(self, session_id: uuid.UUID, message_id: str) -> None:
+        """An inbound message with media was handled: queue its copy if the session keeps
+        media and nothing was recorded for it yet (a redelivered job asks again)."""
         session = await self._sessions.get(session_id)
         if session is None or not SessionConfig.from_json(session.config).store_media:
             return
-        data = {"session_id": str(session_id), "row_id": str(row_id)}
-        await self._publisher.publish(keys.MEDIA_STORE, data, job_id=f"media:{row_id}")
+        row = await self._messages.by_client_id(session_id, message_id)
+        if row is None or "_stored" in row.content or "mediaStoreError" in row.metadata:
+            return
+        data = {"session_id": str(session_id), "row_id": str(row.id)}
+        await self._publisher.publish(keys.MEDIA_STORE, data, job_id=f"media:{row.id}")
 
     async def handle(self, job: Job) -> None:
         try:
