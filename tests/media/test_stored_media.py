@@ -55,6 +55,14 @@ async def stored(gw: Gateway, sid: str, message_id: str) -> dict[str, Any]:
     return row
 
 
+async def _store_error(gw: Gateway, sid: str, message_id: str) -> dict[str, Any] | None:
+    resp = await gw.api.get(f"/api/v1/sessions/{sid}/messages/{message_id}")
+    if resp.status == 404:
+        return None
+    row: dict[str, Any] = (await resp.json())["data"]
+    return row if "mediaStoreError" in row["metadata"] else None
+
+
 async def away(gw: Gateway, sid: str) -> None:
     """The account is banned for a minute: the session is not connected."""
     await gw.net.post("/control/ban", {"phone": ME, "seconds": 60})
@@ -69,7 +77,9 @@ async def test_stored_on_disk_served_while_away_and_announced(
     gateway: StartGateway, receiver_factory: StartReceiver
 ) -> None:
     receiver = await receiver_factory()
-    gw = await gateway(api_key=KEY, headers=AUTH, webhook_allow_private=True)
+    gw = await gateway(
+        api_key=KEY, headers=AUTH, webhook_allow_private=True, inbound_media_max_bytes=8192
+    )
     config = {"storeMedia": True}
     sid = (await gw.connect(ME, webhook_url=receiver.url, config=config))["id"]
     png, other = png_bytes(), png_bytes(32)
@@ -96,6 +106,12 @@ async def test_stored_on_disk_served_while_away_and_announced(
         async with client.get(base + media_url, headers=AUTH) as resp:
             assert resp.status == 200 and await resp.read() == png
 
+    await inbound_image(gw, "BIG", png + b"\0" * 8192)  # over the inbound cap: not kept
+    big = await eventually(lambda: _store_error(gw, sid, "BIG"))
+    assert "ZAPHUB_INBOUND_MEDIA_MAX_BYTES" in big["metadata"]["mediaStoreError"]
+    resp = await gw.api.get(f"/api/v1/sessions/{sid}/messages/BIG/media")  # live, still
+    assert resp.status == 200 and len(await resp.read()) == len(png) + 8192
+
     resp = await gw.api.patch(f"/api/v1/sessions/{sid}", json={"config": {"storeMedia": False}})
     assert resp.status == 200, await resp.text()
     await inbound_image(gw, "LIVE", other)
@@ -103,7 +119,7 @@ async def test_stored_on_disk_served_while_away_and_announced(
         "/control/inbound",
         {"from": FRIEND, "to": ME, "id": "AFTER", "message": {"type": "text", "text": "x"}},
     )
-    await receiver.wait_for("message.received", 3)  # LIVE was handled (and offered) before
+    await receiver.wait_for("message.received", 4)  # LIVE was handled (and offered) before
 
     await away(gw, sid)
     resp = await gw.api.get(f"/api/v1/sessions/{sid}/messages/KEPT/media")
