@@ -102,7 +102,9 @@ def media_response(data: bytes, mime_type: str, name: str) -> web.Response:
 
 
 def safe_name(name: str) -> str:
-    return "".join(ch for ch in name if ch.isalnum() or ch in "._-")[:120] or "media"
+    # ASCII only: the name comes from a contact or a client and ends up in a header.
+    kept = (ch for ch in name if ch.isascii() and (ch.isalnum() or ch in "._-"))
+    return "".join(kept)[:120] or "media"
 
 
 async def release_staged(request: web.Request, key: str | None) -> None:

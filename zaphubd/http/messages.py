@@ -129,7 +129,7 @@ async def accept_send(
     "Send a message (queued, idempotent on messageId)",
     TAG,
     (201, MessageEnvelope),
-    errors=(400, 404, 409),
+    errors=(400, 404, 409, 413),
     scope="send",
 )
 @documents_send_body
