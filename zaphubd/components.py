@@ -92,6 +92,9 @@ HAND_OVER = uuid.UUID(int=0)
 TRANSPORT = web.AppKey("transport", Transport)
 MEDIA_KEEPER = web.AppKey("media_keeper", MediaKeeper)
 MEDIA_RETENTION = web.AppKey("media_retention", MediaRetention)
+#: Multipart sends whose file is read at once; the others wait (their bodies unread), so
+#: uploads hold at most this many files in memory.
+CONCURRENT_UPLOADS = 4
 INBOUND_SPECS = (
     QueueSpec(keys.MESSAGE_RECEIVE, concurrency=50, max_attempts=10),
     QueueSpec(keys.RECEIPT_EVENTS, concurrency=50, max_attempts=10),
@@ -247,6 +250,7 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.inbound_media_max_bytes,
     )
     app[appkeys.MEDIA_STORE], app[appkeys.UPLOADS], app[MEDIA_KEEPER] = store, uploads, keeper
+    app[appkeys.UPLOAD_SLOTS] = asyncio.Semaphore(CONCURRENT_UPLOADS)
     spec = media_store_spec(settings.media_store_concurrency)
     app[QUEUES].append(QueueBinding(spec, keeper.handle, keeper.dead))
     tasks = TaskGroup("media")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from zaphubd.cluster.registry import NodeRegistry
@@ -60,3 +62,5 @@ STREAM_LIMITS = web.AppKey("stream_limits", StreamLimits)
 # media (issue 15): the media store and the staged uploads of multipart sends.
 MEDIA_STORE = web.AppKey("media_store", MediaStore)
 UPLOADS = web.AppKey("uploads", Uploads)
+#: Multipart files read at once on this node (each held in memory up to ZAPHUB_MEDIA_MAX_BYTES).
+UPLOAD_SLOTS = web.AppKey("upload_slots", asyncio.Semaphore)

@@ -30,11 +30,12 @@ T = TypeVar("T")
 async def multipart_body(request: web.Request) -> dict[str, Any]:
     """A multipart send as the JSON route's validated body, its file staged (`_upload`)."""
     settings = request.app[appkeys.SETTINGS]
-    sent = await read_multipart_send(request, settings.media_max_bytes)
-    body = _validated(sent.payload)
-    spec = body[body["type"]]
-    mime = _checked_mime(body["type"], sent, spec.get("mimeType"))
-    key = await request.app[appkeys.UPLOADS].stage(sent.file.data)
+    async with request.app[appkeys.UPLOAD_SLOTS]:
+        sent = await read_multipart_send(request, settings.media_max_bytes)
+        body = _validated(sent.payload)
+        spec = body[body["type"]]
+        mime = _checked_mime(body["type"], sent, spec.get("mimeType"))
+        key = await request.app[appkeys.UPLOADS].stage(sent.file.data)
     spec.pop("mimeType", None)
     spec["_upload"] = {
         "key": key,
