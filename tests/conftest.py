@@ -129,7 +129,9 @@ async def api(
     clients: list[TestClient[web.Request, web.Application]] = []
 
     async def start(
-        app: web.Application | None = None, **overrides: object
+        app: web.Application | None = None,
+        headers: dict[str, str] | None = None,
+        **overrides: object,
     ) -> TestClient[web.Request, web.Application]:
         settings = make_settings(pg_url, redis_url, **overrides)
         # As the daemon does (daemon.py): no aiohttp access log, whose request line would
@@ -137,7 +139,7 @@ async def api(
         # (TestServer drops the runner options given to its constructor: start it here.)
         server = TestServer(app or build_app(settings))
         await server.start_server(access_log=None)
-        client = TestClient(server)
+        client = TestClient(server, headers=headers)  # headers: sent with every request
         await client.start_server()
         clients.append(client)
         return client

@@ -100,6 +100,7 @@ async def gateway_fixture(
         auth_dir = tmp_path / "auth"
         settings.setdefault("reconnect_base_s", 0.2)
         settings.setdefault("session_lease_ttl_s", 3)
+        settings.setdefault("media_dir", tmp_path / "media")
         client = await api(
             transport="simnet", simnet_url=net.url, auth_data_dir=auth_dir, **settings
         )

@@ -34,14 +34,19 @@ from zaphubd.db.migrations import migrate
 from zaphubd.db.nodes import NodeRepo
 from zaphubd.db.outbox import OutboxRepo
 from zaphubd.db.sessions import SessionRepo
+from zaphubd.db.stored_media import StoredMediaRepo
 from zaphubd.eventsink import EventSink
 from zaphubd.http import appkeys
+from zaphubd.media_store.factory import build_media_store
 from zaphubd.messaging.backlog import BacklogView
 from zaphubd.messaging.content import MediaFetcher, MediaLimits
 from zaphubd.messaging.inbound import InboundHandlers
 from zaphubd.messaging.intake import SendIntake
+from zaphubd.messaging.media_keeper import MediaKeeper, media_store_spec
+from zaphubd.messaging.media_retention import MediaRetention
 from zaphubd.messaging.sender import MessageSender, SendPolicy
 from zaphubd.messaging.traffic import TrafficRouter
+from zaphubd.messaging.uploads import Uploads
 from zaphubd.netguard import guarded_session
 from zaphubd.queue import keys
 from zaphubd.queue.consumer import Consumer, DeadHandler, Handler, QueueSpec
@@ -89,6 +94,11 @@ RECOVERY = web.AppKey("recovery", Recovery)
 HAND_OVER = uuid.UUID(int=0)
 #: Only the composition root holds the transport: the API reaches it through the engine.
 TRANSPORT = web.AppKey("transport", Transport)
+MEDIA_KEEPER = web.AppKey("media_keeper", MediaKeeper)
+MEDIA_RETENTION = web.AppKey("media_retention", MediaRetention)
+#: Multipart sends whose file is read at once; the others wait (their bodies unread), so
+#: uploads hold at most this many files in memory.
+CONCURRENT_UPLOADS = 4
 INBOUND_SPECS = (
     QueueSpec(keys.MESSAGE_RECEIVE, concurrency=50, max_attempts=10),
     QueueSpec(keys.RECEIPT_EVENTS, concurrency=50, max_attempts=10),
@@ -232,6 +242,37 @@ async def _hand_over(registry: NodeRegistry, manager: SessionManager, wakeups: W
     await registry.leave()
 
 
+async def media_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The media store: inbound media kept for config.storeMedia, staged uploads, the sweeper."""
+    settings = app[appkeys.SETTINGS]
+    store = build_media_store(settings)
+    await store.start()
+    repo = StoredMediaRepo(app[appkeys.DB])
+    uploads = Uploads(store, repo, settings.upload_stale_s)
+    keeper = MediaKeeper(
+        store,
+        MessageRepo(app[appkeys.DB]),
+        repo,
+        app[appkeys.SESSION_REPO],
+        app[appkeys.SESSION_ACTIONS],
+        app[appkeys.PUBLISHER],
+        settings.inbound_media_max_bytes,
+    )
+    app[appkeys.MEDIA_STORE], app[appkeys.UPLOADS], app[MEDIA_KEEPER] = store, uploads, keeper
+    app[appkeys.UPLOAD_SLOTS] = asyncio.Semaphore(CONCURRENT_UPLOADS)
+    spec = media_store_spec(settings.media_store_concurrency)
+    app[QUEUES].append(QueueBinding(spec, keeper.handle, keeper.dead))
+    tasks = TaskGroup("media")
+    app[MEDIA_RETENTION] = retention = MediaRetention(store, app[appkeys.DB])
+    tasks.spawn(uploads.run(), "upload-sweeper")
+    tasks.spawn(retention.run(), "media-retention")
+    try:
+        yield
+    finally:
+        await tasks.cancel_all()
+        await store.close()
+
+
 async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
     """The send path (lanes, sender, media downloads) and the inbound consumers."""
     settings = app[appkeys.SETTINGS]
@@ -252,7 +293,7 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         accepts_message_id=transport.accepts_message_id,
     )
     amends = MessageAmends(app[appkeys.DB])
-    app[appkeys.MEDIA_FETCHER] = fetcher = MediaFetcher(http, limits)
+    app[appkeys.MEDIA_FETCHER] = fetcher = MediaFetcher(http, limits, app[appkeys.UPLOADS])
     sender = MessageSender(messages, sink, fetcher, policy, amends)
     lanes = SendLanes(
         OutboxRepo(app[appkeys.DB]),
@@ -274,7 +315,16 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
         wakeups.wake,
         transport.new_message_id if transport.accepts_message_id else None,
     )
-    inbound = InboundHandlers(messages, calls, sink, outcomes, lids, amends)
+    inbound = InboundHandlers(
+        messages,
+        calls,
+        sink,
+        outcomes,
+        lids,
+        amends,
+        app[MEDIA_KEEPER].offer,
+        settings.public_url or "",
+    )
     handlers = (inbound.message, inbound.receipt, inbound.presence, inbound.call)
     dead = (inbound.message_dead, None, None, None)
     app[QUEUES] += [
@@ -388,6 +438,7 @@ CONTEXTS: tuple[Callable[[web.Application], AsyncIterator[None]], ...] = (
     postgres_ctx,
     redis_ctx,
     sessions_ctx,
+    media_ctx,
     messaging_ctx,
     webhooks_ctx,
     streams_ctx,

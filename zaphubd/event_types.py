@@ -141,6 +141,7 @@ _ALL = (
         quoted="string?",
         forwarded="boolean?",
         lid="jid?",
+        mediaUrl="string?",
     ),
     _event(
         "message.reaction",

@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from typing import cast
 
 import aiohttp
 import magic
@@ -133,10 +134,10 @@ def _too_large(max_bytes: int, detail: str) -> MediaError:
 def _file_name(response: aiohttp.ClientResponse) -> str | None:
     disposition = response.content_disposition
     candidate = disposition.filename if disposition is not None else None
-    return _clean_file_name(candidate or response.url.name)
+    return clean_file_name(candidate or response.url.name)
 
 
-def _clean_file_name(name: str | None) -> str | None:
+def clean_file_name(name: str | None) -> str | None:
     # A server-chosen name ends up in a chat; strip paths and control characters from it.
     if not name:
         return None
@@ -198,6 +199,15 @@ def check_kind(
     if kind == "audio" and sniffed in OGG_TYPES:
         sniffed = "audio/ogg"
     return _prefer_declared(declared_mime, sniffed)
+
+
+def check_kind_named(
+    kind: str, data: bytes, declared_mime: str | None, header_mime: str | None
+) -> str:
+    """`check_kind` for a kind given by name (an API body); MediaError for a non-media kind."""
+    if kind != "document" and kind not in _EXPECTED:
+        raise MediaError(f"{kind} is not a media type")
+    return check_kind(cast(MediaKind, kind), data, declared_mime, header_mime)
 
 
 _EXPECTED: dict[str, str] = {

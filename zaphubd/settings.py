@@ -33,6 +33,12 @@ def _default_auth_dir() -> Path:
     return Path(state.split(":")[0]) / "auth" if state else Path("auth_data")
 
 
+def _default_media_dir() -> Path:
+    # Beside the credentials: $STATE_DIRECTORY/media under systemd, ./media_data otherwise.
+    state = os.environ.get("STATE_DIRECTORY")
+    return Path(state.split(":")[0]) / "media" if state else Path("media_data")
+
+
 class Settings(BaseSettings):
     """The daemon's configuration. Field names are the variable names without the prefix."""
 
@@ -72,6 +78,28 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(50 * MIB, ge=1024)
     media_timeout_s: float = Field(60.0, gt=0, le=3600)
     media_allow_private: bool = False
+    public_url: str | None = Field(
+        None, description="the API's public base URL, for absolute mediaUrl links in webhooks"
+    )
+    media_store: Literal["local", "s3"] = Field(
+        "local", description="where stored media and staged uploads live: local files or S3"
+    )
+    media_dir: Path = Field(default_factory=_default_media_dir)
+    inbound_media_max_bytes: int = Field(
+        50 * MIB, ge=1024, description="largest inbound media stored (config.storeMedia)"
+    )
+    media_store_concurrency: int = Field(
+        4, ge=1, le=100, description="inbound media downloads stored at once per node"
+    )
+    upload_stale_s: float = Field(
+        3600.0, ge=60, le=30 * 86_400, description="a staged upload no send holds is removed"
+    )
+    s3_endpoint: str | None = Field(None, description="S3-compatible endpoint URL")
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_prefix: str = Field("zaphubd/", max_length=200, description="key prefix in the bucket")
     indoubt_sends: Literal["resend", "fail"] = "resend"
     node_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -147,6 +175,18 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("public_url", "s3_endpoint", mode="before")
+    @classmethod
+    def _empty_url_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_url", "s3_endpoint")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
     @field_validator("simnet_url")
     @classmethod
     def _check_simnet_url(cls, value: str) -> str:
@@ -184,6 +224,8 @@ class Settings(BaseSettings):
             raise ValueError("ZAPHUB_DB_POOL_MIN must not exceed ZAPHUB_DB_POOL_MAX")
         if self.redis_cluster and urlsplit(self.redis_url).scheme == "unix":
             raise ValueError("ZAPHUB_REDIS_CLUSTER needs a redis:// or rediss:// URL, not unix://")
+        if self.media_store == "s3" and not self.s3_bucket:
+            raise ValueError("ZAPHUB_MEDIA_STORE=s3 needs ZAPHUB_S3_BUCKET")
         return self
 
     def masked(self) -> dict[str, str]:

@@ -25,7 +25,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_every_setting_is_documented_in_the_example() -> None:
     example = (ROOT / "config/zaphubd.env.example").read_text()
-    documented = set(re.findall(r"^#?(ZAPHUB_[A-Z_]+)=", example, re.MULTILINE))
+    documented = set(re.findall(r"^#?(ZAPHUB_[A-Z0-9_]+)=", example, re.MULTILINE))
     fields = {"ZAPHUB_" + name.upper() for name in Settings.model_fields}
     assert fields == documented
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from zaphubd.cluster.registry import NodeRegistry
@@ -11,9 +13,11 @@ from zaphubd.db.events import EventRepo
 from zaphubd.db.messages import MessageRepo
 from zaphubd.db.sessions import SessionRepo
 from zaphubd.eventsink import EventSink
+from zaphubd.media_store.base import MediaStore
 from zaphubd.messaging.backlog import BacklogView
 from zaphubd.messaging.content import MediaFetcher
 from zaphubd.messaging.intake import SendIntake
+from zaphubd.messaging.uploads import Uploads
 from zaphubd.metrics import Metrics
 from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import RedisClient
@@ -63,3 +67,8 @@ STREAM_TOKENS = web.AppKey("stream_tokens", StreamTokens)
 STREAM_LIMITS = web.AppKey("stream_limits", StreamLimits)
 CONTACTS = web.AppKey("contacts", ContactActions)
 MEDIA_FETCHER = web.AppKey("media_fetcher", MediaFetcher)
+# media (issue 15): the media store and the staged uploads of multipart sends.
+MEDIA_STORE = web.AppKey("media_store", MediaStore)
+UPLOADS = web.AppKey("uploads", Uploads)
+#: Multipart files read at once on this node (each held in memory up to ZAPHUB_MEDIA_MAX_BYTES).
+UPLOAD_SLOTS = web.AppKey("upload_slots", asyncio.Semaphore)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+from contextvars import ContextVar
 from typing import Any
 
 import marshmallow as ma
@@ -30,6 +31,10 @@ _MIME = ma.validate.Regexp(
 )
 
 
+#: True while a multipart send is validated: the media is the uploaded file, not url or data.
+UPLOADING: ContextVar[bool] = ContextVar("uploading", default=False)
+
+
 def _jid_field(**kwargs: Any) -> ma.fields.String:
     return ma.fields.String(validate=ma.validate.Length(1, 128), **kwargs)
 
@@ -50,6 +55,10 @@ class _Media(StrictSchema):
 
     @ma.validates_schema
     def _one_source(self, data: dict[str, Any], **_: Any) -> None:
+        if UPLOADING.get():  # a multipart send: the `file` part is the media
+            if "url" in data or "data" in data:
+                raise ma.ValidationError("the uploaded file replaces url and data", "url")
+            return
         if ("url" in data) == ("data" in data):
             raise ma.ValidationError("give exactly one of url or data", "url")
         if "data" in data:

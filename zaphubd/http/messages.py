@@ -9,8 +9,16 @@ from aiohttp import web
 from aiohttp_apigami import match_info_schema, querystring_schema
 
 from zaphubd.db.messages import MessageFilter, MessageRow
-from zaphubd.errors import NotFound, ValidationFailed
+from zaphubd.errors import ApiError, NotFound, ValidationFailed
 from zaphubd.http import appkeys
+from zaphubd.http.media_send import (
+    documents_send_body,
+    media_response,
+    multipart_body,
+    release_staged,
+    staged_key_of,
+    stored_media,
+)
 from zaphubd.http.message_schemas import (
     AckEnvelope,
     CallListEnvelope,
@@ -25,6 +33,7 @@ from zaphubd.http.message_schemas import (
     SendMessageSchema,
     SubscribeSchema,
 )
+from zaphubd.http.multipart import is_multipart
 from zaphubd.http.parsing import parse_body, parse_query
 from zaphubd.http.responses import ok, page
 from zaphubd.http.schemas import SessionPathSchema, documented, documents_body, documents_input
@@ -120,13 +129,16 @@ async def accept_send(
     "Send a message (queued, idempotent on messageId)",
     TAG,
     (201, MessageEnvelope),
-    errors=(400, 404, 409),
+    errors=(400, 404, 409, 413),
     scope="send",
 )
-@documents_body(SendMessageSchema)
+@documents_send_body
 @match_info_schema(SessionPathSchema)
 async def send_message(request: web.Request) -> web.Response:
     session_id = path_session_id(request)
+    if is_multipart(request):  # the session first: a 404 should not wait for a 50 MB upload
+        await request.app[appkeys.SESSION_COMMANDS].require(session_id)
+        return await _accept_upload(request, session_id, await multipart_body(request))
     try:
         body = await parse_body(request, SEND_SCHEMA)
         _check_media_size(request, body)
@@ -135,6 +147,22 @@ async def send_message(request: web.Request) -> web.Response:
         await request.app[appkeys.SESSION_COMMANDS].require(session_id)
         raise
     return await accept_send(request, session_id, body)
+
+
+async def _accept_upload(
+    request: web.Request, session_id: uuid.UUID, body: dict[str, Any]
+) -> web.Response:
+    """Accept a send whose file is staged; a send not accepted gives its file back (on any
+    other failure the sweeper decides, since the row may have been written)."""
+    staged = staged_key_of(body)
+    try:
+        response = await accept_send(request, session_id, body)
+    except ApiError:
+        await release_staged(request, staged)
+        raise
+    if response.status != 201:  # a repeated messageId: the first send has its own file
+        await release_staged(request, staged)
+    return response
 
 
 @documented("List messages", TAG, (200, MessageListEnvelope), errors=(400, 404), scope="read")
@@ -180,14 +208,11 @@ async def get_media(request: web.Request) -> web.Response:
     token = row.content.get("_media")
     if not isinstance(token, dict):
         raise NotFound("this message has no media")
+    kept = await stored_media(request, row)  # config.storeMedia: no connection needed
+    if kept is not None:
+        return kept
     media = await request.app[appkeys.SESSION_ACTIONS].download_media(row.session_id, token)
-    name = _safe_name(media.file_name or row.message_id)
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    return web.Response(body=media.data, content_type=media.mime_type, headers=headers)
-
-
-def _safe_name(name: str) -> str:
-    return "".join(ch for ch in name if ch.isalnum() or ch in "._-")[:120] or "media"
+    return media_response(media.data, media.mime_type, media.file_name or row.message_id)
 
 
 @documented(

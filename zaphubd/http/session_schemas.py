@@ -45,6 +45,9 @@ class SessionConfigSchema(StrictSchema):
             "connection and media downloads, with optional user:password (shown back masked)"
         },
     )
+    storeMedia = ma.fields.Boolean(
+        metadata={"description": "keep a copy of inbound media (ZAPHUB_MEDIA_STORE)"}
+    )
 
 
 class CreateSessionSchema(StrictSchema):

@@ -1,7 +1,8 @@
 """From a stored send (`messages.content`) to the transport's OutboundMessage.
 
 Media given by URL is downloaded here, in the send worker (never in the HTTP handler), through
-the guarded, size-capped downloader; base64 data is decoded under the same cap.
+the guarded, size-capped downloader; base64 data is decoded under the same cap; an uploaded
+file (multipart) is read from where it was staged (`uploads.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import aiohttp
 
 from zaphubd.db.messages import MessageRow
 from zaphubd.media import MediaError, MediaFile, check_kind, decode_base64, download
+from zaphubd.media_store.base import StoreError
+from zaphubd.messaging.uploads import Uploads
 from zaphubd.transport.outbound import (
     Contact,
     Content,
@@ -41,9 +44,29 @@ class MediaLimits:
 class MediaFetcher:
     """Gets the bytes of a media send: downloaded (guarded) or decoded, then type-checked."""
 
-    def __init__(self, http: aiohttp.ClientSession, limits: MediaLimits) -> None:
+    def __init__(
+        self, http: aiohttp.ClientSession, limits: MediaLimits, uploads: Uploads | None = None
+    ) -> None:
         self._http = http
         self._limits = limits
+        self._uploads = uploads
+
+    async def release(self, row: MessageRow) -> None:
+        """The send is over (sent or dlq): its uploaded file, if any, is not needed again."""
+        upload = row.content.get("_upload")
+        if isinstance(upload, dict) and self._uploads is not None:
+            await self._uploads.release(upload["key"])
+
+    async def _uploaded(self, upload: dict[str, Any]) -> MediaFile:
+        if self._uploads is None:
+            raise MediaError("this node has no media store for uploaded files")
+        try:
+            data = await self._uploads.load(upload["key"])
+        except StoreError as err:
+            raise MediaError(f"uploaded file not readable: {err}", permanent=False) from err
+        if data is None:
+            raise MediaError("the uploaded file is gone from the media store")
+        return MediaFile(data, upload.get("mimeType") or "", upload.get("fileName"))
 
     async def fetch(
         self, kind: MediaKind, spec: dict[str, Any], max_bytes: int | None = None
@@ -51,7 +74,9 @@ class MediaFetcher:
         """`max_bytes` lowers the configured cap for this fetch (profile pictures)."""
         limits = self._limits
         cap = limits.max_bytes if max_bytes is None else min(max_bytes, limits.max_bytes)
-        if "data" in spec:
+        if isinstance(spec.get("_upload"), dict):
+            file = await self._uploaded(spec["_upload"])
+        elif "data" in spec:
             data = decode_base64(spec["data"], max_bytes=cap)
             file = MediaFile(data, spec.get("mimeType") or "", spec.get("fileName"))
         else:

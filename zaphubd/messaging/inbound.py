@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -66,6 +67,11 @@ def _lid_and_phone(sender: str, alt: str | None) -> tuple[str | None, str | None
     return None, None
 
 
+#: Told of every inbound message with media (session, WhatsApp id), new or redelivered (a
+#: crash may have come between storing it and this call): `media_keeper.MediaKeeper.offer`.
+OnMedia = Callable[[uuid.UUID, str], Awaitable[None]]
+
+
 def media_url(session_id: uuid.UUID, message_id: str) -> str:
     return f"/api/v1/sessions/{session_id}/messages/{quote(message_id, safe='')}/media"
 
@@ -86,7 +92,11 @@ class InboundHandlers:
         outcomes: Counter,
         lids: LidMap,
         amends: MessageAmends,
+        on_media: OnMedia | None = None,
+        public_url: str = "",
     ) -> None:
+        self._on_media = on_media
+        self._public_url = public_url
         self._messages = messages
         self._amends = amends
         self._calls = calls
@@ -116,9 +126,13 @@ class InboundHandlers:
                 payload |= await amend_received(self._amends, session_id, event)
         else:
             kind, payload = lookup("message.received"), received_payload(values, event)
+            if event.media is not None:
+                payload["mediaUrl"] = self._public_url + media_url(session_id, event.id)
         if lid is not None:
             payload["lid"] = values["metadata"]["lid"] = lid
         await self._store(values, kind, payload)
+        if event.media is not None and self._on_media is not None:
+            await self._on_media(session_id, event.id)
 
     async def _identify(
         self, session_id: uuid.UUID, event: MessageIn

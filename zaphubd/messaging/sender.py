@@ -96,6 +96,7 @@ class MessageSender:
             event = await self._repo.mark_sent(row.id, result.message_id, result.timestamp)
             if event is not None:
                 await self._sink.notify(event)
+            await self._media.release(row)
             return
 
     async def give_up(self, row_id: uuid.UUID, reason: str) -> None:
@@ -119,6 +120,7 @@ class MessageSender:
         return False
 
     async def _moved_to_dlq(self, row: MessageRow, error: str) -> None:
+        await self._media.release(row)
         await self._sink.emit(
             row.session_id,
             "message.moved_to_dlq",

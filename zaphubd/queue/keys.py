@@ -19,6 +19,7 @@ PRESENCE_EVENTS = "presence-events"
 RECEIPT_EVENTS = "receipt-events"
 CALL_EVENTS = "call-events"
 WEBHOOK_DELIVERY = "webhook-delivery"
+MEDIA_STORE = "media-store"
 ALL_QUEUES = (
     SESSION_INIT,
     SESSION_CLOSE,
@@ -27,6 +28,7 @@ ALL_QUEUES = (
     RECEIPT_EVENTS,
     CALL_EVENTS,
     WEBHOOK_DELIVERY,
+    MEDIA_STORE,
 )
 
 

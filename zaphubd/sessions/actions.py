@@ -95,9 +95,13 @@ class SessionActions:
         """A pairing code, while the session shows QR codes."""
         return str(await self._on_owner(session_id, "pair", {"phone": phone}))
 
-    async def download_media(self, session_id: uuid.UUID, token: dict[str, Any]) -> MediaFile:
-        """Fetch inbound media from the network by the reference stored with its message."""
-        got = await self._on_owner(session_id, "media", {"token": token})
+    async def download_media(
+        self, session_id: uuid.UUID, token: dict[str, Any], max_bytes: int | None = None
+    ) -> MediaFile:
+        """Fetch inbound media from the network by the reference stored with its message,
+        at most `max_bytes` (default ZAPHUB_MEDIA_MAX_BYTES)."""
+        args = {"token": token, "max_bytes": max_bytes}
+        got = await self._on_owner(session_id, "media", args)
         return MediaFile(decode_bytes(got["data"]), got["mime_type"], got["file_name"])
 
     async def _on_owner(self, session_id: uuid.UUID, op: str, args: dict[str, Any]) -> Any:
@@ -131,7 +135,7 @@ class SessionActions:
         client = self._client(session_id, not_ready)
         ref = MediaRef(**args["token"])
         try:
-            data = await client.download_media(ref, self._media_max_bytes)
+            data = await client.download_media(ref, args.get("max_bytes") or self._media_max_bytes)
         except MediaUnavailable as err:
             raise NotFound(f"media unavailable: {err}") from err
         except NotConnected as err:

@@ -22,6 +22,8 @@ class SessionConfig:
     send_rate_per_minute: int | None = None
     #: The proxy of this session's WhatsApp connection and media downloads (`proxies.py`).
     proxy: str | None = None
+    #: Keep a copy of inbound media in the media store (`media_store/`).
+    store_media: bool = False
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SessionConfig:
@@ -33,4 +35,5 @@ class SessionConfig:
             webhook_events=tuple(events) if events is not None else None,
             send_rate_per_minute=raw.get("sendRatePerMinute"),
             proxy=raw.get("proxy") or None,
+            store_media=bool(raw.get("storeMedia", False)),
         )
