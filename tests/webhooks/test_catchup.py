@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRepo, EventRow
 from zaphubd.db.sessions import SessionRepo
+from zaphubd.db.webhook_targets import WebhookTargetRepo
 from zaphubd.db.webhooks import DeliveryFilter, WebhookRepo, event_delivery_id
 from zaphubd.queue import keys
 from zaphubd.queue.producer import Publisher
@@ -24,7 +25,7 @@ URL = "https://hooks.example/in"
 def parts(db: Database, redis: aioredis.Redis) -> tuple[WebhookRepo, WebhookListener]:
     repo = WebhookRepo(db)
     listener = WebhookListener(
-        Targets(SessionRepo(db), None), DeliveryQueue(repo, Publisher(redis))
+        Targets(WebhookTargetRepo(db), None), DeliveryQueue(repo, Publisher(redis))
     )
     return repo, listener
 

@@ -15,6 +15,7 @@ from zaphubd.http import (
     messages,
     nodes,
     prometheus,
+    session_webhooks,
     sessions,
     streams,
     ui,
@@ -46,6 +47,7 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     sessions.setup(app)
     messages.setup(app)
     webhooks.setup(app)
+    session_webhooks.setup(app)
     nodes.setup(app)
     keys.setup(app)
     streams.setup(app)
