@@ -1,6 +1,9 @@
-"""Per-destination-host lanes, so that a slow or dead receiver holds only its own slots.
+"""Per-destination lanes, so that a slow or dead receiver holds only its own slots.
 
-Each host (`host:port`) runs at most `per_host` attempts at once; its other deliveries wait in
+A lane is one webhook on one host (the dispatcher's `lane_key`: `host:port#webhook`), so a
+failing webhook marks only itself congested, even beside a healthy one on the same host;
+those two still share the host's `per_host` pooled connections (sender.open_http). Each lane
+runs at most `per_host` attempts at once; its other deliveries wait in
 its lane, outside the queue consumer's concurrency budget. When a lane is full, the submitter
 waits for room in FIFO order, but never longer than `max_wait_s`: past that the submit is
 refused and the dispatcher puts the delivery back in the queue for later. So a host that
