@@ -77,9 +77,6 @@ class SessionWebhooks:
         """What GET /sessions/:id/webhooks shows: the first only when it has a URL."""
         return ([self.first] if self.first.url is not None else []) + list(self.others)
 
-    def find(self, webhook_id: uuid.UUID) -> WebhookRow | None:
-        return next((w for w in self.listed() if w.id == webhook_id), None)
-
 
 _FIRST_SELECT = """id AS session_id, webhook_url AS url, webhook_secret AS secret,
        config->'webhookEvents' AS events, webhook_enabled AS enabled,
@@ -96,18 +93,19 @@ class WebhookTargetRepo:
         self._db = db
 
     async def load(self, session_id: uuid.UUID) -> SessionWebhooks | None:
-        """The session's webhooks; None when the session does not exist (or is deleted)."""
-        async with self._db.transaction() as conn:  # one snapshot for both reads
-            first = await conn.fetchrow(
-                f"SELECT {_FIRST_SELECT} FROM sessions WHERE id=$1 AND NOT stopped", session_id
-            )
-            if first is None:
-                return None
-            others = await conn.fetch(
-                f"""SELECT {_ROW_COLUMNS}, FALSE AS first FROM webhooks
-                    WHERE session_id=$1 ORDER BY created_at, id""",
-                session_id,
-            )
+        """The session's webhooks; None when the session does not exist. A session whose
+        deletion is pending still has them: its deliveries go on until the row is gone, as
+        before (the routes answer 404 for it first)."""
+        first = await self._db.fetchrow(
+            f"SELECT {_FIRST_SELECT} FROM sessions WHERE id=$1", session_id
+        )
+        if first is None:
+            return None
+        others = await self._db.fetch(
+            f"""SELECT {_ROW_COLUMNS}, FALSE AS first FROM webhooks
+                WHERE session_id=$1 ORDER BY created_at, id""",
+            session_id,
+        )
         return SessionWebhooks(_first(first), tuple(WebhookRow.from_record(r) for r in others))
 
     async def add(
