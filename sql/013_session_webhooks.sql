@@ -8,6 +8,20 @@
 -- The first webhook's enabled flag (the others have theirs in `webhooks`).
 ALTER TABLE sessions ADD COLUMN webhook_enabled BOOLEAN NOT NULL DEFAULT TRUE;
 
+-- Removing the webhook_url removes the first webhook, its disabled flag with it: a URL set
+-- later is a new webhook, enabled (version 3's trigger, extended).
+CREATE OR REPLACE FUNCTION sessions_webhook_url_set_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.webhook_url IS DISTINCT FROM OLD.webhook_url THEN
+        NEW.webhook_url_set_at := now();
+    END IF;
+    IF NEW.webhook_url IS NULL THEN
+        NEW.webhook_enabled := TRUE;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 CREATE TABLE webhooks (
     id           UUID PRIMARY KEY,
     session_id   UUID NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,

@@ -113,6 +113,12 @@ async def test_errors_ssrf_cap_and_the_first_webhook(gateway: StartGateway) -> N
     assert session["webhook_url"] == "https://zero.example/h"
     assert session["config"]["webhookEvents"] == ["call.offer"]
     assert session["has_webhook_secret"] is True
+    path = f"/sessions/{sid}/webhooks/{first['id']}"
+    status, answer = await call(gw, "PATCH", path, {"enabled": False})
+    assert status == 200 and answer["data"]["enabled"] is False
+    await call(gw, "PATCH", f"/sessions/{sid}", {"webhook_url": None})
+    await call(gw, "PATCH", f"/sessions/{sid}", {"webhook_url": "https://zero.example/h"})
+    assert (await listed(gw, sid))[0]["enabled"] is True  # a URL set anew: a new webhook
     status, answer = await call(gw, "DELETE", f"/sessions/{sid}/webhooks/{first['id']}")
     assert status == 200 and answer["data"] == {"id": first["id"], "deleted": True}
     session = await gw.session(sid)
