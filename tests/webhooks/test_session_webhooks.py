@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from tests.gateway import Gateway, StartGateway
+from tests.gateway import Gateway, StartGateway, eventually
 from tests.webhooks.conftest import (
     SECRET,
     StartReceiver,
@@ -216,3 +216,10 @@ async def test_the_global_webhook_gets_every_sessions_events(
     assert total == 1 and items[0]["webhook_id"] == NIL and items[0]["url"] == hook.url
     assert items[0]["event"] == "session.initializing"
     assert await listed(gw, sid) == []  # not a session's webhook
+
+    async def reported() -> list[dict[str, Any]]:
+        return await gw.events(sid, type="webhook")
+
+    [delivered] = await eventually(reported)
+    assert delivered["event_type"] == "webhook.delivered"
+    assert delivered["payload"]["webhookId"] == NIL

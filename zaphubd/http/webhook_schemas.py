@@ -119,6 +119,7 @@ class DeliverySchema(ma.Schema):
 
 class QueuedDeliverySchema(ma.Schema):
     delivery_id = ma.fields.UUID(required=True)
+    webhook_id = ma.fields.UUID(required=True)
     event = ma.fields.String(required=True)
     url = ma.fields.String(required=True)
     status = ma.fields.String(required=True, metadata={"enum": ["queued"]})

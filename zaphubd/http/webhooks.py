@@ -57,6 +57,7 @@ def delivery_view(row: DeliveryRow) -> dict[str, Any]:
 def _queued_view(queued: QueuedDelivery) -> dict[str, Any]:
     return {
         "delivery_id": queued.delivery_id,
+        "webhook_id": queued.webhook_id,
         "event": queued.event,
         "url": queued.url,
         "status": "queued",

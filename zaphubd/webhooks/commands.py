@@ -34,6 +34,7 @@ class QueuedDelivery:
     delivery_id: uuid.UUID
     event: str
     url: str
+    webhook_id: uuid.UUID
 
 
 class WebhookCommands:
@@ -96,7 +97,9 @@ class WebhookCommands:
             await self._deliveries.requeue([row])
         except DependencyUnavailable as err:
             log.warning("re-delivery %s waits for the sweeper: %s", delivery_id, err)
-        return await self._queued(row.session_id, row.id, row.event, row.url, "redelivery")
+        webhook_id = row.webhook_id or first_webhook_id(row.session_id)
+        queued = QueuedDelivery(row.id, row.event, row.url, webhook_id)
+        return await self._queued(row.session_id, queued, "redelivery")
 
     async def deliver(
         self,
@@ -118,7 +121,9 @@ class WebhookCommands:
         delivery_id = await self._deliveries.create(
             session_id, kind.name, payload, now, target.url, webhook_id=target.webhook_id
         )
-        return await self._queued(session_id, delivery_id, kind.name, target.url, "manual")
+        webhook_id = target.webhook_id or first_webhook_id(session_id)
+        queued = QueuedDelivery(delivery_id, kind.name, target.url, webhook_id)
+        return await self._queued(session_id, queued, "manual")
 
     async def _target(self, session_id: uuid.UUID, webhook_id: uuid.UUID | None) -> Target:
         """The webhook named by its public id (None or the first's id: the webhook_url)."""
@@ -133,8 +138,14 @@ class WebhookCommands:
         return target
 
     async def _queued(
-        self, session_id: uuid.UUID, delivery_id: uuid.UUID, event: str, url: str, reason: str
+        self, session_id: uuid.UUID, queued: QueuedDelivery, reason: str
     ) -> QueuedDelivery:
-        payload = {"deliveryId": str(delivery_id), "event": event, "url": url, "reason": reason}
+        payload = {
+            "deliveryId": str(queued.delivery_id),
+            "webhookId": str(queued.webhook_id),
+            "event": queued.event,
+            "url": queued.url,
+            "reason": reason,
+        }
         await self._sink.emit(session_id, "webhook.delivery.queued", payload)
-        return QueuedDelivery(delivery_id, event, url)
+        return queued
