@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import time
 import uuid
 from typing import Any
+
+import pytest
 
 from tests.gateway import Gateway, StartGateway, eventually
 from tests.webhooks.conftest import (
@@ -16,6 +20,10 @@ from tests.webhooks.conftest import (
     signed_with,
     webhook_gateway,
 )
+from zaphubd.errors import ConfigError
+from zaphubd.settings import Settings
+from zaphubd.webhooks.assembly import check_global
+from zaphubd.webhooks.urlpolicy import WebhookUrlPolicy
 
 OTHER_SECRET = "whsec-other-0123456789abcdef"
 GLOBAL_SECRET = "whsec-global-0123456789abcdef"
@@ -223,3 +231,17 @@ async def test_the_global_webhook_gets_every_sessions_events(
     [delivered] = await eventually(reported)
     assert delivered["event_type"] == "webhook.delivered"
     assert delivered["payload"]["webhookId"] == NIL
+
+
+async def test_a_global_url_that_resolves_to_a_private_address_stops_the_start() -> None:
+    host = socket.gethostname()  # this machine's name resolves to one of its own addresses
+    try:
+        address = ipaddress.ip_address(socket.gethostbyname(host))
+    except OSError:
+        pytest.skip("this machine's name does not resolve")
+    if address.is_global:
+        pytest.skip("this machine's name resolves to a public address")
+    settings = Settings(database_url="postgresql://x@h/db", global_webhook_url=f"http://{host}/")
+    with pytest.raises(ConfigError, match="ZAPHUB_GLOBAL_WEBHOOK_URL refused"):
+        await check_global(settings, WebhookUrlPolicy(allow_private=False))
+    await check_global(settings, WebhookUrlPolicy(allow_private=True))
