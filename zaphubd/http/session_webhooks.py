@@ -2,6 +2,8 @@
 
 The session's webhook_url is listed first, under a stable id; the others follow in the order
 they were added. The path's session is looked up before the body is judged (404 first).
+Reading takes the `webhooks` scope; adding, changing and deleting take `control`, as setting
+webhook_url does: a new webhook receives every event of the session, message contents too.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
     TAG,
     (201, WebhookEnvelope),
     errors=(400, 404, 409),
-    scope="webhooks",
+    scope="control",
 )
 @documents_body(CreateWebhookSchema)
 @match_info_schema(SessionPathSchema)
@@ -91,7 +93,7 @@ async def get_webhook(request: web.Request) -> web.Response:
     TAG,
     (200, WebhookEnvelope),
     errors=(400, 404),
-    scope="webhooks",
+    scope="control",
 )
 @documents_body(PatchWebhookSchema)
 @match_info_schema(WebhookPathSchema)
@@ -107,7 +109,7 @@ async def patch_webhook(request: web.Request) -> web.Response:
     TAG,
     (200, DeletedWebhookEnvelope),
     errors=(400, 404),
-    scope="webhooks",
+    scope="control",
 )
 @match_info_schema(WebhookPathSchema)
 async def delete_webhook(request: web.Request) -> web.Response:
