@@ -350,10 +350,12 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
         app[appkeys.METRICS].registry,
     )
     hooks = webhooks.build(app[appkeys.SETTINGS], services)
+    await webhooks.check_global(app[appkeys.SETTINGS], hooks.policy)
     sink.subscribe(hooks.listener)
     commands.on_change(hooks.targets.invalidate)
     commands.check_webhook_urls_with(hooks.policy.check)
     app[appkeys.WEBHOOKS] = hooks.commands
+    app[appkeys.SESSION_WEBHOOKS] = hooks.session_webhooks
     dispatcher = hooks.dispatcher
     app[QUEUES].append(
         QueueBinding(hooks.spec, dispatcher.handle, dispatcher.on_dead, dispatcher.bind)

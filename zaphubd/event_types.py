@@ -274,6 +274,7 @@ _ALL = (
         "a delivery was queued by hand (POST /sessions/:id/webhook/retry); automatic deliveries "
         "are listed by GET /sessions/:id/webhook/events instead",
         deliveryId="string",
+        webhookId="uuid",
         event="string",
         url="string",
         reason="string",
@@ -282,6 +283,7 @@ _ALL = (
         "webhook.delivered",
         "a delivery attempt was answered with a 2xx",
         deliveryId="string",
+        webhookId="uuid",
         event="string",
         url="string",
         attempt="integer",
@@ -292,6 +294,7 @@ _ALL = (
         "webhook.failed",
         "a delivery attempt failed; willRetry says whether another attempt follows",
         deliveryId="string",
+        webhookId="uuid",
         event="string",
         url="string?",
         attempt="integer",

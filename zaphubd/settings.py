@@ -18,6 +18,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zaphubd.errors import ConfigError
+from zaphubd.event_types import is_valid_pattern
+from zaphubd.netguard import UrlRefused, check_url
 
 ENV_PREFIX = "ZAPHUB_"
 DEFAULT_ENV_FILE = Path("/etc/zaphubd/zaphubd.env")
@@ -75,6 +77,16 @@ class Settings(BaseSettings):
     webhook_backoff_base_ms: int = Field(2_000, ge=10, le=3_600_000)
     webhook_secret: SecretStr | None = None
     webhook_allow_private: bool = False
+    webhooks_per_session: int = Field(
+        10, ge=1, le=100, description="webhooks one session may have besides its webhook_url"
+    )
+    global_webhook_url: str | None = Field(
+        None, description="a webhook that receives the events of every session"
+    )
+    global_webhook_secret: SecretStr | None = None
+    global_webhook_events: str = Field(
+        "", description="the global webhook's filter: comma-separated names and wildcards"
+    )
     media_max_bytes: int = Field(50 * MIB, ge=1024)
     media_timeout_s: float = Field(60.0, gt=0, le=3600)
     media_allow_private: bool = False
@@ -194,12 +206,22 @@ class Settings(BaseSettings):
             raise ValueError("must be a ws:// or wss:// URL")
         return value
 
-    @field_validator("api_key", "webhook_secret", mode="before")
+    @field_validator(
+        "api_key", "webhook_secret", "global_webhook_url", "global_webhook_secret", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("api_key", "webhook_secret")
+    @field_validator("global_webhook_events")
+    @classmethod
+    def _check_global_events(cls, value: str) -> str:
+        for pattern in _patterns(value) or []:
+            if not is_valid_pattern(pattern):
+                raise ValueError(f"unknown event type or wildcard: {pattern!r}")
+        return value
+
+    @field_validator("api_key", "webhook_secret", "global_webhook_secret")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
@@ -218,6 +240,22 @@ class Settings(BaseSettings):
             raise ValueError("may contain only letters, digits, '-', '_' and '.'")
         return value
 
+    @property
+    def global_webhook_patterns(self) -> list[str] | None:
+        """ZAPHUB_GLOBAL_WEBHOOK_EVENTS as a filter; None (unset): every event."""
+        return _patterns(self.global_webhook_events)
+
+    @model_validator(mode="after")
+    def _check_global_webhook(self) -> Settings:
+        # The address-independent rules here; the host's addresses are checked at start
+        # (webhooks_ctx), as for a session's webhook_url.
+        if self.global_webhook_url is not None:
+            try:
+                check_url(self.global_webhook_url, allow_private=self.webhook_allow_private)
+            except UrlRefused as err:
+                raise ValueError(f"ZAPHUB_GLOBAL_WEBHOOK_URL refused: {err}") from None
+        return self
+
     @model_validator(mode="after")
     def _check_pool(self) -> Settings:
         if self.db_pool_min > self.db_pool_max:
@@ -234,6 +272,11 @@ class Settings(BaseSettings):
         for name in type(self).model_fields:
             shown[ENV_PREFIX + name.upper()] = _mask(name, getattr(self, name))
         return shown
+
+
+def _patterns(value: str) -> list[str] | None:
+    patterns = [p.strip() for p in value.split(",") if p.strip()]
+    return patterns or None
 
 
 def cluster_nodes(url: str) -> list[tuple[str, int]]:

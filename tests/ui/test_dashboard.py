@@ -67,6 +67,7 @@ async def test_sign_in_create_scan_and_see_it_connected(
     delivery = await browser.script(FIRST_FAILED)  # one call: the rows are redrawn live
     row = f"#delivery-rows tr[data-delivery='{delivery}']"
     await browser.wait_for(row + " td.status", text="failed")
+    await browser.wait_for(row + " td[data-label='Webhook']", text="webhook_url")
     await browser.screenshot("5-webhook-failed")
     hook.default = 200  # the receiver is back
     await browser.click(row + " button", text="Retry")

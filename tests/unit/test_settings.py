@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -136,3 +137,28 @@ def test_the_cluster_switch_needs_a_tcp_url(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert "needs a redis:// or rediss:// URL" in err.value.problems[0]
+
+
+def test_the_global_webhook_is_checked_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAPHUB_DATABASE_URL", "postgresql://x@h/db")
+    monkeypatch.setenv("ZAPHUB_GLOBAL_WEBHOOK_URL", "https://hooks.example/all")
+    monkeypatch.setenv("ZAPHUB_GLOBAL_WEBHOOK_EVENTS", " message.*, session.connected ,")
+    settings = load_settings()
+    assert settings.global_webhook_patterns == ["message.*", "session.connected"]
+    assert settings.webhooks_per_session == 10
+    good = dict(os.environ)
+    for name, value, says in [
+        ("ZAPHUB_GLOBAL_WEBHOOK_URL", "http://10.0.0.7/hook", "forbidden address"),
+        ("ZAPHUB_GLOBAL_WEBHOOK_URL", "ftp://hooks.example/all", "scheme"),
+        ("ZAPHUB_GLOBAL_WEBHOOK_EVENTS", "message.*,nope", "nope"),
+        ("ZAPHUB_GLOBAL_WEBHOOK_SECRET", "short", "16 characters"),
+    ]:
+        with monkeypatch.context() as case:
+            case.setenv(name, value)
+            with pytest.raises(ConfigError) as caught:
+                load_settings()
+        assert says in str(caught.value), (name, caught.value)
+        assert os.environ.get(name) == good.get(name)
+    monkeypatch.setenv("ZAPHUB_WEBHOOK_ALLOW_PRIVATE", "true")
+    monkeypatch.setenv("ZAPHUB_GLOBAL_WEBHOOK_URL", "http://10.0.0.7/hook")
+    assert load_settings().global_webhook_url == "http://10.0.0.7/hook"

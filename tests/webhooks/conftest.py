@@ -26,6 +26,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    path: str = ""
 
     @property
     def json(self) -> dict[str, Any]:
@@ -60,10 +61,15 @@ class Receiver:
     #: The response body; default `answer <status>`.
     answer: str | None = None
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Paths answered 500 whatever else is set (another webhook on the same host, failing).
+    failing_paths: set[str] = field(default_factory=set)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.received.append(Received(dict(request.headers), body, time.monotonic()))
+        at = time.monotonic()
+        self.received.append(Received(dict(request.headers), body, at, request.path))
+        if request.path in self.failing_paths:
+            return web.Response(status=500, text="failing")
         if self.hang:
             await self.released.wait()
         status = self.script.pop(0) if self.script else self.default
@@ -71,12 +77,14 @@ class Receiver:
         text = self.answer if self.answer is not None else f"answer {status}"
         return web.Response(status=status, text=text, headers=headers)
 
-    def of(self, event: str) -> list[Received]:
-        return [r for r in self.received if r.event == event]
+    def of(self, event: str, path: str | None = None) -> list[Received]:
+        return [r for r in self.received if r.event == event and path in (None, r.path)]
 
-    async def wait_for(self, event: str, count: int = 1, timeout_s: float = 10) -> list[Received]:
+    async def wait_for(
+        self, event: str, count: int = 1, timeout_s: float = 10, path: str | None = None
+    ) -> list[Received]:
         async def probe() -> list[Received] | None:
-            found = self.of(event)
+            found = self.of(event, path)
             return found if len(found) >= count else None
 
         result: list[Received] = await eventually(probe, timeout_s)

@@ -10,13 +10,14 @@ import redis.asyncio as aioredis
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRepo, EventRow
 from zaphubd.db.sessions import SessionRepo
+from zaphubd.db.webhook_targets import WebhookTargetRepo, first_webhook_id
 from zaphubd.db.webhooks import DeliveryFilter, WebhookRepo, event_delivery_id
 from zaphubd.queue import keys
 from zaphubd.queue.producer import Publisher
 from zaphubd.webhooks.catchup import EventCatchUp
 from zaphubd.webhooks.listener import WebhookListener
 from zaphubd.webhooks.queueing import DeliveryQueue
-from zaphubd.webhooks.targets import Targets
+from zaphubd.webhooks.targets import GLOBAL_WEBHOOK_ID, Target, Targets
 
 URL = "https://hooks.example/in"
 
@@ -24,7 +25,7 @@ URL = "https://hooks.example/in"
 def parts(db: Database, redis: aioredis.Redis) -> tuple[WebhookRepo, WebhookListener]:
     repo = WebhookRepo(db)
     listener = WebhookListener(
-        Targets(SessionRepo(db), None), DeliveryQueue(repo, Publisher(redis))
+        Targets(WebhookTargetRepo(db), None), DeliveryQueue(repo, Publisher(redis))
     )
     return repo, listener
 
@@ -111,3 +112,30 @@ async def test_events_from_before_the_url_was_set_are_not_caught_up(
     assert await catchup.sweep_once() == 1
     assert await repo.get(sid, event_delivery_id(before.id)) is None
     assert await repo.get(sid, event_delivery_id(after.id)) is not None
+
+
+async def test_every_webhook_of_an_event_is_caught_up_and_the_global_one_too(
+    db: Database, redis: aioredis.Redis
+) -> None:
+    hook = Target(GLOBAL_WEBHOOK_ID, "https://all.example/in", None, ["message.*"])
+    repo, queue = WebhookRepo(db), DeliveryQueue(WebhookRepo(db), Publisher(redis))
+    listener = WebhookListener(Targets(WebhookTargetRepo(db), None, global_=hook), queue)
+    catchup = EventCatchUp(repo, listener, redis, global_hook=(GLOBAL_WEBHOOK_ID, hook.events))
+    await catchup.sweep_once()
+    sid, targets = await session(db), WebhookTargetRepo(db)
+    other = await targets.add(sid, {"url": "https://two.example/in"}, cap=5)
+    off = await targets.add(sid, {"url": "https://off.example/in", "enabled": False}, cap=5)
+    assert other is not None and off is not None
+    missed = await record_only(db, sid)
+    quiet = await record_only(db, sid, "session.connected")  # outside the global filter
+    await catchup.sweep_once()
+    assert await catchup.sweep_once() == 2
+    for webhook_id in (None, other.id, GLOBAL_WEBHOOK_ID):
+        row = await repo.get(sid, event_delivery_id(missed.id, webhook_id))
+        assert row is not None and row.webhook_id == webhook_id
+    assert await repo.get(sid, event_delivery_id(missed.id, off.id)) is None
+    assert await repo.get(sid, event_delivery_id(quiet.id, GLOBAL_WEBHOOK_ID)) is None
+    assert await repo.get(sid, event_delivery_id(quiet.id, other.id)) is not None
+    page, total = await repo.list_page(DeliveryFilter(sid, webhook_id=first_webhook_id(sid)), 9, 0)
+    assert total == 2 and {r.webhook_id for r in page} == {None}
+    assert await catchup.sweep_once() == 0

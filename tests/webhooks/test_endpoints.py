@@ -100,6 +100,7 @@ async def test_history_filters_and_paginates(gateway: StartGateway, receiver: Re
     assert total == 4 and items[0]["event"] == "presence.update"
     assert set(items[0]) == {
         "delivery_id",
+        "webhook_id",
         "event",
         "url",
         "status",

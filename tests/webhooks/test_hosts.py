@@ -112,3 +112,23 @@ async def test_closing_lets_attempts_in_flight_finish_and_refuses_new_ones() -> 
     assert gate.done == 2  # the waiting two never started: their entries stay pending
     assert await lanes.submit("h:80", gate.start) is Admission.CLOSED
     assert lanes.held == 0
+
+
+async def test_two_webhooks_on_one_host_share_its_slots_but_not_its_congestion() -> None:
+    lanes, failing, healthy = HostLanes(LIMITS), Gate(), Gate()
+    for _ in range(3):  # 2 running (the host's slots) + 1 waiting
+        assert await lanes.submit("h:80#failing", failing.start) is OK
+    lanes.report("h:80#failing", ok=False, latency_s=0.01)
+    assert await lanes.submit("h:80#failing", failing.start) is REFUSED  # congested: room 1
+    assert not lanes.congested("h:80#healthy")
+    for _ in range(3):  # its own room, whatever the other lane's state
+        assert await lanes.submit("h:80#healthy", healthy.start) is OK
+    await asyncio.sleep(0.01)
+    assert failing.running + healthy.running == LIMITS.per_host  # the host's slots, shared
+    failing.release.set()
+    await asyncio.sleep(0.01)
+    # The slots go in turn: to the healthy lane, which waited first, not back to the other.
+    assert failing.done == 2 and healthy.running == 2
+    healthy.release.set()
+    await asyncio.sleep(0.01)
+    assert healthy.done == 3 and failing.done == 3 and lanes.held == 0

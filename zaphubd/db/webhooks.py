@@ -17,6 +17,7 @@ import asyncpg
 
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRow
+from zaphubd.db.webhook_targets import first_webhook_id
 
 STATUSES = ("queued", "delivered", "failed")
 
@@ -38,6 +39,8 @@ class DeliveryRow:
     created_at: datetime
     delivered_at: datetime | None
     next_attempt_at: datetime | None
+    #: Its webhook; None: the session's first (webhook_url).
+    webhook_id: uuid.UUID | None
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> DeliveryRow:
@@ -55,6 +58,8 @@ class NewDelivery:
     url: str
     #: The envelope as JSON text, exactly as stored in `body`.
     body_json: str
+    #: None: the session's first webhook (webhook_url).
+    webhook_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,7 @@ class DeliveryFilter:
     session_id: uuid.UUID
     status: str | None = None
     event: str | None = None
+    webhook_id: uuid.UUID | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = ["session_id=$1"]
@@ -90,47 +96,71 @@ class DeliveryFilter:
             if value is not None:
                 args.append(value)
                 clauses.append(f"{column}=${len(args)}")
+        if self.webhook_id == first_webhook_id(self.session_id):
+            clauses.append("webhook_id IS NULL")  # the first webhook's deliveries
+        elif self.webhook_id is not None:
+            args.append(self.webhook_id)
+            clauses.append(f"webhook_id=${len(args)}")
         return " AND ".join(clauses), args
 
 
 # An event's delivery has an id derived from the event's (`event_delivery_id`), so writing
 # it twice (the listener and the catch-up both) keeps the first.
 _INSERT = """
-INSERT INTO webhook_deliveries (id, session_id, event, url, body, next_attempt_at)
-SELECT id, session_id, event, url, body::jsonb, now()
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
-    AS t(id, session_id, event, url, body)
+INSERT INTO webhook_deliveries (id, session_id, event, url, body, webhook_id, next_attempt_at)
+SELECT id, session_id, event, url, body::jsonb, webhook_id, now()
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[])
+    AS t(id, session_id, event, url, body, webhook_id)
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
 
-# Events up to a bound, of sessions with a webhook URL (since it was set) whose filter lets
-# them through, that have no delivery: their listener never ran (the daemon died, or
-# Postgres failed, between the event and its delivery). Mirrors `event_types.matches` and
-# the listener's rules.
-_UNDELIVERED = """
+# Events up to a bound that some webhook should have and does not: their listener never ran
+# (the daemon died, or Postgres failed, between the event and its delivery). A session's
+# webhooks are its first (the webhook_url on its row) and its rows of `webhooks`, each enabled,
+# since it was set (or enabled again), through its filter; $4/$5 are the global webhook's id
+# and filter (NULL: no global webhook; NULL filter: every event). Mirrors
+# `event_types.matches`, the listener's rules and `event_delivery_id`.
+_MATCH = """(right(p, 2) = '.*' AND starts_with(e.event_type, left(p, -1)))
+             OR p IN ('*', e.event_type)"""
+_UNDELIVERED = f"""
+WITH targets AS (
+    SELECT s.id AS session_id, NULL::uuid AS webhook_id, s.webhook_url_set_at AS since,
+           s.config->'webhookEvents' AS events
+    FROM sessions s WHERE s.webhook_url IS NOT NULL AND s.webhook_enabled
+    UNION ALL
+    SELECT w.session_id, w.id, w.active_since, w.events FROM webhooks w WHERE w.enabled
+)
 SELECT e.id, e.session_id, e.event_type, e.event_category, e.payload, e.created_at
-FROM events e JOIN sessions s ON s.id = e.session_id
-WHERE e.id > $1 AND e.id <= $2 AND s.webhook_url IS NOT NULL AND e.event_category <> 'webhook'
-  AND e.created_at >= s.webhook_url_set_at
-  AND (jsonb_typeof(s.config->'webhookEvents') IS DISTINCT FROM 'array'
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(s.config->'webhookEvents') p
-                  WHERE p IN ('*', e.event_type)
-                     OR (right(p, 2) = '.*' AND starts_with(e.event_type, left(p, -1)))))
-  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
-                  WHERE d.id = md5('zaphub-event:' || e.id)::uuid)
+FROM events e
+WHERE e.id > $1 AND e.id <= $2 AND e.session_id IS NOT NULL AND e.event_category <> 'webhook'
+  AND (EXISTS (
+        SELECT 1 FROM targets t
+        WHERE t.session_id = e.session_id AND e.created_at >= t.since
+          AND (jsonb_typeof(t.events) IS DISTINCT FROM 'array'
+               OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(t.events) p WHERE {_MATCH}))
+          AND NOT EXISTS (
+              SELECT 1 FROM webhook_deliveries d
+              WHERE d.id = md5('zaphub-event:' || e.id || coalesce(':' || t.webhook_id, ''))::uuid))
+    OR ($4::uuid IS NOT NULL
+        AND ($5::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest($5::text[]) p WHERE {_MATCH}))
+        AND NOT EXISTS (
+            SELECT 1 FROM webhook_deliveries d
+            WHERE d.id = md5('zaphub-event:' || e.id || ':' || $4::uuid)::uuid)))
 ORDER BY e.id
 LIMIT $3
 """
 
 
-def event_delivery_id(event_id: int) -> uuid.UUID:
-    """The delivery id of an event's (first) delivery; `_UNDELIVERED` computes the same.
+def event_delivery_id(event_id: int, webhook_id: uuid.UUID | None = None) -> uuid.UUID:
+    """The delivery id of an event's delivery to a webhook (None: the session's first, whose
+    ids are those of before several webhooks existed); `_UNDELIVERED` computes the same.
 
     md5 because Postgres has it built in (uuid5 needs an extension); it is a name, not a
     secret, and receivers only compare it.
     """
-    digest = hashlib.md5(f"zaphub-event:{event_id}".encode(), usedforsecurity=False)
+    name = f"zaphub-event:{event_id}" + ("" if webhook_id is None else f":{webhook_id}")
+    digest = hashlib.md5(name.encode(), usedforsecurity=False)
     return uuid.UUID(digest.hexdigest())
 
 
@@ -180,16 +210,25 @@ class WebhookRepo:
     async def insert_many(self, deliveries: Sequence[NewDelivery]) -> set[uuid.UUID]:
         """Create queued deliveries, due now; return the ids of those that did not exist."""
         columns = zip(
-            *((d.id, d.session_id, d.event, d.url, d.body_json) for d in deliveries), strict=True
+            *((d.id, d.session_id, d.event, d.url, d.body_json, d.webhook_id) for d in deliveries),
+            strict=True,
         )
         return {r["id"] for r in await self._db.fetch(_INSERT, *(list(c) for c in columns))}
 
     async def last_event_id(self) -> int:
         return int(await self._db.fetchval("SELECT coalesce(max(id), 0) FROM events"))
 
-    async def undelivered_events(self, after: int, upto: int, limit: int) -> list[EventRow]:
-        """Events in (after, upto] that should have a delivery and have none, by id."""
-        records = await self._db.fetch(_UNDELIVERED, after, upto, limit)
+    async def undelivered_events(
+        self,
+        after: int,
+        upto: int,
+        limit: int,
+        global_hook: tuple[uuid.UUID, list[str] | None] | None = None,
+    ) -> list[EventRow]:
+        """Events in (after, upto] that lack a delivery some webhook should have, by id;
+        `global_hook`: the global webhook's id and filter (None: there is none)."""
+        hook_id, patterns = global_hook or (None, None)
+        records = await self._db.fetch(_UNDELIVERED, after, upto, limit, hook_id, patterns)
         return [EventRow.from_record(r) for r in records]
 
     async def record_attempts(

@@ -18,6 +18,7 @@ from zaphubd.http import (
     messages,
     nodes,
     prometheus,
+    session_webhooks,
     sessions,
     streams,
     ui,
@@ -52,6 +53,7 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     groups.setup(app)
     contacts.setup(app)
     webhooks.setup(app)
+    session_webhooks.setup(app)
     nodes.setup(app)
     keys.setup(app)
     streams.setup(app)

@@ -36,6 +36,7 @@ from zaphubd.streams.hub import EventHub
 from zaphubd.streams.limits import StreamLimits
 from zaphubd.streams.tokens import StreamTokens
 from zaphubd.webhooks.commands import WebhookCommands
+from zaphubd.webhooks.manage import SessionWebhookCommands
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -60,6 +61,7 @@ MESSAGE_REPO = web.AppKey("message_repo", MessageRepo)
 CALL_REPO = web.AppKey("call_repo", CallRepo)
 LANES = web.AppKey("lanes", SendLanes)
 WEBHOOKS = web.AppKey("webhooks", WebhookCommands)
+SESSION_WEBHOOKS = web.AppKey("session_webhooks", SessionWebhookCommands)
 NODES = web.AppKey("nodes", NodeRegistry)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
 EVENT_HUB = web.AppKey("event_hub", EventHub)

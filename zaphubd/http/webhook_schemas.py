@@ -28,6 +28,9 @@ class TestWebhookSchema(StrictSchema):
         metadata={"description": "default: the session's webhook_url"},
     )
     event = _event_field(metadata={"description": "default: session.connected"})
+    webhook_id = ma.fields.UUID(
+        metadata={"description": "the webhook whose URL and secret to use (default: the first)"}
+    )
 
 
 class RetryWebhookSchema(StrictSchema):
@@ -36,17 +39,24 @@ class RetryWebhookSchema(StrictSchema):
     payload = ma.fields.Dict(
         keys=ma.fields.String(), metadata={"description": "... with this payload (default {})"}
     )
+    webhook_id = ma.fields.UUID(
+        metadata={"description": "... to this webhook (default: the session's webhook_url)"}
+    )
 
     @ma.validates_schema
     def _one_form(self, data: dict[str, Any], **_: Any) -> None:
         if ("delivery_id" in data) == ("event" in data):
             raise ma.ValidationError("give either delivery_id, or event (with payload)")
-        if "payload" in data and "event" not in data:
-            raise ma.ValidationError("payload goes with event", "payload")
+        for name in ("payload", "webhook_id"):
+            if name in data and "event" not in data:
+                raise ma.ValidationError(f"{name} goes with event", name)
 
 
 class DeliveriesQuery(QuerySchema):
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    webhookId = ma.fields.UUID(
+        metadata={"description": "only this webhook's (the global one's: the nil UUID)"}
+    )
     event = _event_field()
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 200))
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, 10_000_000))
@@ -84,6 +94,10 @@ class WebhookAttemptSchema(ma.Schema):
 
 class DeliverySchema(ma.Schema):
     delivery_id = ma.fields.UUID(required=True, metadata={"description": "the deliveryId"})
+    webhook_id = ma.fields.UUID(
+        required=True,
+        metadata={"description": "its webhook (GET .../webhooks); the global one: the nil UUID"},
+    )
     event = ma.fields.String(required=True)
     url = ma.fields.String(required=True)
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
@@ -105,6 +119,7 @@ class DeliverySchema(ma.Schema):
 
 class QueuedDeliverySchema(ma.Schema):
     delivery_id = ma.fields.UUID(required=True)
+    webhook_id = ma.fields.UUID(required=True)
     event = ma.fields.String(required=True)
     url = ma.fields.String(required=True)
     status = ma.fields.String(required=True, metadata={"enum": ["queued"]})

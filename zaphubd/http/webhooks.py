@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apigami import match_info_schema, querystring_schema
 
+from zaphubd.db.webhook_targets import first_webhook_id
 from zaphubd.db.webhooks import DeliveryFilter, DeliveryRow
 from zaphubd.event_types import CATALOGUE
 from zaphubd.http import appkeys
@@ -38,6 +39,7 @@ async def _session_id(request: web.Request) -> uuid.UUID:
 def delivery_view(row: DeliveryRow) -> dict[str, Any]:
     return {
         "delivery_id": row.id,
+        "webhook_id": row.webhook_id or first_webhook_id(row.session_id),
         "event": row.event,
         "url": row.url,
         "status": row.status,
@@ -55,6 +57,7 @@ def delivery_view(row: DeliveryRow) -> dict[str, Any]:
 def _queued_view(queued: QueuedDelivery) -> dict[str, Any]:
     return {
         "delivery_id": queued.delivery_id,
+        "webhook_id": queued.webhook_id,
         "event": queued.event,
         "url": queued.url,
         "status": "queued",
@@ -62,7 +65,7 @@ def _queued_view(queued: QueuedDelivery) -> dict[str, Any]:
 
 
 @documented(
-    "Send one signed test POST now (to the session's webhook_url or `url`)",
+    "Send one signed test POST now (to a webhook, the session's webhook_url, or `url`)",
     TAG,
     (200, TestResultEnvelope),
     errors=(400, 404),
@@ -74,7 +77,7 @@ async def test_webhook(request: web.Request) -> web.Response:
     session_id = await _session_id(request)
     body = await parse_body(request, TestWebhookSchema())
     result = await request.app[appkeys.WEBHOOKS].test(
-        session_id, body.get("url"), body.get("event")
+        session_id, body.get("url"), body.get("event"), body.get("webhook_id")
     )
     return ok(result, message="delivered" if result["ok"] else "not delivered")
 
@@ -91,7 +94,7 @@ async def test_webhook(request: web.Request) -> web.Response:
 async def list_deliveries(request: web.Request) -> web.Response:
     session_id = await _session_id(request)
     q = request["querystring"]
-    filt = DeliveryFilter(session_id, q.get("status"), q.get("event"))
+    filt = DeliveryFilter(session_id, q.get("status"), q.get("event"), q.get("webhookId"))
     rows, total = await request.app[appkeys.WEBHOOKS].repo.list_page(filt, q["limit"], q["offset"])
     return ok([delivery_view(r) for r in rows], pagination=page(total, q["limit"], q["offset"]))
 
@@ -112,7 +115,9 @@ async def retry_webhook(request: web.Request) -> web.Response:
     if "delivery_id" in body:
         queued = await commands.redeliver(session_id, body["delivery_id"])
     else:
-        queued = await commands.deliver(session_id, body["event"], body.get("payload", {}))
+        queued = await commands.deliver(
+            session_id, body["event"], body.get("payload", {}), body.get("webhook_id")
+        )
     return ok(_queued_view(queued), status=202, message="Delivery queued")
 
 

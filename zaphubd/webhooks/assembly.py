@@ -13,7 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from zaphubd.db.database import Database
 from zaphubd.db.sessions import SessionRepo
+from zaphubd.db.webhook_targets import WebhookTargetRepo
 from zaphubd.db.webhooks import WebhookRepo
+from zaphubd.errors import ConfigError, ValidationFailed
 from zaphubd.eventsink import EventSink
 from zaphubd.queue.consumer import QueueSpec
 from zaphubd.queue.producer import Publisher
@@ -24,13 +26,14 @@ from zaphubd.webhooks.commands import WebhookCommands
 from zaphubd.webhooks.dispatcher import Dispatcher, DispatcherParts, delivery_spec
 from zaphubd.webhooks.hosts import HostLanes, LaneLimits
 from zaphubd.webhooks.listener import WebhookListener
+from zaphubd.webhooks.manage import SessionWebhookCommands
 from zaphubd.webhooks.metrics import WebhookMetrics
 from zaphubd.webhooks.queueing import DeliveryQueue
 from zaphubd.webhooks.recorder import AttemptRecorder
 from zaphubd.webhooks.sender import WebhookSender, open_http
 from zaphubd.webhooks.settling import RetryPolicy, Settler
 from zaphubd.webhooks.sweeper import DeliverySweeper
-from zaphubd.webhooks.targets import Targets
+from zaphubd.webhooks.targets import GLOBAL_WEBHOOK_ID, Target, Targets
 from zaphubd.webhooks.urlpolicy import WebhookUrlPolicy
 
 #: How long attempts in flight may take to finish when the daemon stops.
@@ -55,6 +58,7 @@ class Webhooks:
     dispatcher: Dispatcher
     spec: QueueSpec
     commands: WebhookCommands
+    session_webhooks: SessionWebhookCommands
     sweeper: DeliverySweeper
     catchup: EventCatchUp
     targets: Targets
@@ -87,7 +91,9 @@ def build(settings: Settings, services: Services, limits: LaneLimits | None = No
     timeout_s = settings.webhook_timeout_ms / 1000
     allow_private = settings.webhook_allow_private
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    repo, targets = WebhookRepo(services.db), Targets(services.sessions, secret)
+    hook = global_target(settings)
+    repo, target_repo = WebhookRepo(services.db), WebhookTargetRepo(services.db)
+    targets = Targets(target_repo, secret, global_=hook)
     http = open_http(allow_private=allow_private, timeout_s=timeout_s, per_host=limits.per_host)
     sender = WebhookSender(http, timeout_s=timeout_s, allow_private=allow_private)
     deliveries = DeliveryQueue(repo, services.publisher)
@@ -105,10 +111,42 @@ def build(settings: Settings, services: Services, limits: LaneLimits | None = No
         dispatcher=dispatcher,
         spec=delivery_spec(settings),
         commands=WebhookCommands(repo, deliveries, sender, targets, policy, services.sink),
+        session_webhooks=SessionWebhookCommands(
+            target_repo, policy, targets, settings.webhooks_per_session
+        ),
         sweeper=DeliverySweeper(repo, deliveries, services.redis, grace_s=5 * timeout_s + 60),
-        catchup=EventCatchUp(repo, listener, services.redis),
+        catchup=EventCatchUp(
+            repo,
+            listener,
+            services.redis,
+            global_hook=(GLOBAL_WEBHOOK_ID, hook.events) if hook is not None else None,
+        ),
         targets=targets,
         policy=policy,
         metrics=metrics,
         resources=(lanes, settler, deliveries, http),
     )
+
+
+def global_target(settings: Settings) -> Target | None:
+    """ZAPHUB_GLOBAL_WEBHOOK_*: a webhook every session's events go to, if it is set."""
+    if settings.global_webhook_url is None:
+        return None
+    secret = settings.global_webhook_secret or settings.webhook_secret
+    return Target(
+        webhook_id=GLOBAL_WEBHOOK_ID,
+        url=settings.global_webhook_url,
+        secret=secret.get_secret_value() if secret else None,
+        events=settings.global_webhook_patterns,
+    )
+
+
+async def check_global(settings: Settings, policy: WebhookUrlPolicy) -> None:
+    """Refuse to start with a global webhook URL whose host resolves to a forbidden address
+    (the settings checked the rest), as a session's webhook_url would be refused."""
+    if settings.global_webhook_url is None:
+        return
+    try:
+        await policy.check(settings.global_webhook_url, "ZAPHUB_GLOBAL_WEBHOOK_URL")
+    except ValidationFailed as err:
+        raise ConfigError([str(err)]) from None

@@ -8,13 +8,16 @@ have none, up to the newest event id it saw on its previous round (their stateme
 long committed), and keeps how far it got in Redis so that a restart resumes there. Handing
 an event over twice is harmless: its delivery id is derived from the event id.
 
-It reads each session's URL and filter as they are when it runs, and takes only events from
-after the URL was last set (`sessions.webhook_url_set_at`).
+It reads each webhook's URL and filter as they are when it runs, and takes only events from
+after the webhook was set or enabled again (`sessions.webhook_url_set_at` for the first one,
+`webhooks.active_since` for the others). The global webhook has no such moment: after a
+restart it may get the missed events of the round before, even from before it was set.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from zaphubd.db.webhooks import WebhookRepo
 from zaphubd.errors import DependencyUnavailable
@@ -35,11 +38,14 @@ class EventCatchUp:
         redis: RedisClient,
         *,
         interval_s: float = 10.0,
+        global_hook: tuple[uuid.UUID, list[str] | None] | None = None,
     ) -> None:
+        """`global_hook`: the global webhook's id and filter, if there is one."""
         self._repo = repo
         self._listener = listener
         self._redis = redis
         self._interval_s = interval_s
+        self._global_hook = global_hook
         self._cursor: int | None = None
         #: The newest event id seen last round: the bound of this round.
         self._bound: int | None = None
@@ -64,7 +70,9 @@ class EventCatchUp:
         bound, self._bound = self._bound or self._cursor, newest
         handed = 0
         while True:
-            events = await self._repo.undelivered_events(self._cursor, bound, PAGE)
+            events = await self._repo.undelivered_events(
+                self._cursor, bound, PAGE, self._global_hook
+            )
             for event in events:
                 await self._listener(event)
             handed += len(events)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from zaphubd.db.webhook_targets import first_webhook_id
 from zaphubd.db.webhooks import WebhookRepo
 from zaphubd.errors import DependencyUnavailable, NotFound, ValidationFailed
 from zaphubd.event_types import lookup
@@ -33,6 +34,7 @@ class QueuedDelivery:
     delivery_id: uuid.UUID
     event: str
     url: str
+    webhook_id: uuid.UUID
 
 
 class WebhookCommands:
@@ -53,10 +55,15 @@ class WebhookCommands:
         self._sink = sink
 
     async def test(
-        self, session_id: uuid.UUID, url: str | None, event: str | None
+        self,
+        session_id: uuid.UUID,
+        url: str | None,
+        event: str | None,
+        webhook_id: uuid.UUID | None = None,
     ) -> dict[str, Any]:
-        """One synchronous, signed POST of a sample event; its outcome, recorded nowhere."""
-        target = await self._target(session_id)
+        """One synchronous, signed POST of a sample event (to `url`, else the webhook's URL,
+        with the webhook's secret; default: the first webhook); recorded nowhere."""
+        target = await self._target(session_id, webhook_id)
         url = url or target.url
         if url is None:
             raise ValidationFailed(
@@ -90,13 +97,20 @@ class WebhookCommands:
             await self._deliveries.requeue([row])
         except DependencyUnavailable as err:
             log.warning("re-delivery %s waits for the sweeper: %s", delivery_id, err)
-        return await self._queued(row.session_id, row.id, row.event, row.url, "redelivery")
+        webhook_id = row.webhook_id or first_webhook_id(row.session_id)
+        queued = QueuedDelivery(row.id, row.event, row.url, webhook_id)
+        return await self._queued(row.session_id, queued, "redelivery")
 
     async def deliver(
-        self, session_id: uuid.UUID, event: str, payload: dict[str, Any]
+        self,
+        session_id: uuid.UUID,
+        event: str,
+        payload: dict[str, Any],
+        webhook_id: uuid.UUID | None = None,
     ) -> QueuedDelivery:
-        """Queue a new delivery of `event` with `payload` to the session's webhook_url."""
-        target = await self._target(session_id)
+        """Queue a new delivery of `event` with `payload` to a webhook (default: the
+        session's webhook_url)."""
+        target = await self._target(session_id, webhook_id)
         if target.url is None:
             raise ValidationFailed(
                 "the session has no webhook_url to deliver to",
@@ -104,18 +118,34 @@ class WebhookCommands:
             )
         kind = lookup(event)
         now = datetime.now(UTC)
-        delivery_id = await self._deliveries.create(session_id, kind.name, payload, now, target.url)
-        return await self._queued(session_id, delivery_id, kind.name, target.url, "manual")
+        delivery_id = await self._deliveries.create(
+            session_id, kind.name, payload, now, target.url, webhook_id=target.webhook_id
+        )
+        webhook_id = target.webhook_id or first_webhook_id(session_id)
+        queued = QueuedDelivery(delivery_id, kind.name, target.url, webhook_id)
+        return await self._queued(session_id, queued, "manual")
 
-    async def _target(self, session_id: uuid.UUID) -> Target:
-        target = await self._targets.get(session_id)
-        if target is None:
+    async def _target(self, session_id: uuid.UUID, webhook_id: uuid.UUID | None) -> Target:
+        """The webhook named by its public id (None or the first's id: the webhook_url)."""
+        targets = await self._targets.get(session_id)
+        if targets is None:
             raise NotFound(f"session {session_id} not found")
+        if webhook_id is None or webhook_id == first_webhook_id(session_id):
+            return targets.first
+        target = targets.find(webhook_id)
+        if target is None:
+            raise NotFound(f"webhook {webhook_id} not found in this session")
         return target
 
     async def _queued(
-        self, session_id: uuid.UUID, delivery_id: uuid.UUID, event: str, url: str, reason: str
+        self, session_id: uuid.UUID, queued: QueuedDelivery, reason: str
     ) -> QueuedDelivery:
-        payload = {"deliveryId": str(delivery_id), "event": event, "url": url, "reason": reason}
+        payload = {
+            "deliveryId": str(queued.delivery_id),
+            "webhookId": str(queued.webhook_id),
+            "event": queued.event,
+            "url": queued.url,
+            "reason": reason,
+        }
         await self._sink.emit(session_id, "webhook.delivery.queued", payload)
-        return QueuedDelivery(delivery_id, event, url)
+        return queued

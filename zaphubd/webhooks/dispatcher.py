@@ -1,7 +1,9 @@
-"""The `webhook-delivery` consumer: one attempt per job, in its destination host's lane.
+"""The `webhook-delivery` consumer: one attempt per job, in its webhook's lane.
 
-The handler takes the job over (`Consumer.hold`) and queues the attempt in the host's lane
-(hosts.py), so attempts waiting for a busy host sit outside the consumer's concurrency budget.
+The handler takes the job over (`Consumer.hold`) and queues the attempt in the lane of its
+webhook on its destination host (hosts.py), so attempts waiting for a busy receiver sit
+outside the consumer's concurrency budget, and a failing webhook marks only its own lane
+congested, even beside another webhook on the same host.
 An attempt posts the envelope (sender.py); the settler (settling.py) then records the outcome
 and settles the job: acknowledged when delivered or finished for good, or put back with the
 queue's delayed retry (`HeldJob.retry`, the held-job form of `raise Retry(defer_s=...)`) after
@@ -67,6 +69,13 @@ def host_key(url: str | None) -> str:
     return f"{parsed.host}:{parsed.port}" if parsed.host else ""
 
 
+def lane_key(target: Target | None, work: Work) -> str:
+    """The lane of a delivery: its webhook's, on its host (`host:port#webhook`)."""
+    if target is None:
+        return ""
+    return f"{host_key(target.url)}#{target.lane(work.session_id)}"
+
+
 @dataclass(frozen=True, slots=True)
 class DispatcherParts:
     targets: Targets
@@ -91,10 +100,11 @@ class Dispatcher:
         consumer = self.consumer
         assert consumer is not None, "bind the consumer before starting it"
         work = Work.from_job(job)
-        target = await self._parts.targets.get(work.session_id)
-        if target is None:
+        targets = await self._parts.targets.get(work.session_id)
+        if targets is None:
             return  # the session was deleted, and its deliveries with it
-        host = host_key(target.url)
+        target = targets.find(work.webhook_id)
+        host = lane_key(target, work)
         admission = await self._parts.lanes.submit(
             host, lambda: self._attempt(consumer.hold(job), work, host)
         )
@@ -114,20 +124,28 @@ class Dispatcher:
     async def _attempt(self, held: HeldJob, work: Work, host: str) -> None:
         """The part that holds the host's slot: the request, nothing else."""
         try:
-            target = await self._parts.targets.get(work.session_id)  # the current URL and secret
-            if target is None:
+            targets = await self._parts.targets.get(work.session_id)  # the current URL, secret
+            if targets is None:
                 await held.ack()
                 return
+            target = targets.find(work.webhook_id)
             result = await self._post(target, work)
         except Exception as err:
             await self._parts.settler.give_back(held, err)
             return
         self._parts.lanes.report(host, result.ok, result.latency_ms / 1000)
-        await self._parts.settler.submit(Attempted(held, work, target.url, host, result))
+        url = target.url if target is not None else None
+        await self._parts.settler.submit(Attempted(held, work, url, host, result))
 
-    async def _post(self, target: Target, work: Work) -> AttemptResult:
+    async def _post(self, target: Target | None, work: Work) -> AttemptResult:
+        """The attempt; a webhook deleted, disabled or without URL fails it for good (it
+        stays retryable by hand), so its delivery is never left queued."""
+        if target is None:
+            return AttemptResult(None, 0, "the webhook was deleted", permanent=True)
         if target.url is None:
             return AttemptResult(None, 0, "the session has no webhook_url", permanent=True)
+        if not target.enabled:
+            return AttemptResult(None, 0, "the webhook is disabled", permanent=True)
         return await self._parts.sender.post(target.url, work.envelope, target.secret)
 
     async def _defer(self, consumer: Consumer, job: Job, work: Work, host: str) -> None:

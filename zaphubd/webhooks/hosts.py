@@ -1,6 +1,11 @@
-"""Per-destination-host lanes, so that a slow or dead receiver holds only its own slots.
+"""Per-destination lanes, so that a slow or dead receiver holds only its own slots.
 
-Each host (`host:port`) runs at most `per_host` attempts at once; its other deliveries wait in
+A lane is one webhook on one host (the dispatcher's `lane_key`: `host:port#webhook`), so a
+failing webhook marks only itself congested, even beside a healthy one on the same host. The
+lanes of one host take turns (FIFO) for its `per_host` slots, as many as the pooled
+connections to it (sender.open_http): an attempt starts, and its deadline runs, only once it
+has a slot and so a connection, never while it waits for one. Each lane runs at most
+`per_host` attempts at once; its other deliveries wait in
 its lane, outside the queue consumer's concurrency budget. When a lane is full, the submitter
 waits for room in FIFO order, but never longer than `max_wait_s`: past that the submit is
 refused and the dispatcher puts the delivery back in the queue for later. So a host that
@@ -78,6 +83,8 @@ class HostLanes:
     def __init__(self, limits: LaneLimits) -> None:
         self.limits = limits
         self._lanes: dict[str, _Lane] = {}
+        #: Each host's slots, shared by its lanes (a lane's key starts with its host).
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._held = 0
         self._held_waiters: deque[asyncio.Future[None]] = deque()
@@ -151,22 +158,36 @@ class HostLanes:
             task.add_done_callback(self._tasks.discard)
 
     async def _work(self, host: str, lane: _Lane) -> None:
+        slots = self._host_slots(host)
         try:
             while lane.pending and not self._closed:
-                work = lane.pending.popleft()
-                _wake(lane.waiters)  # a place in the lane just freed up
-                started = time.monotonic()
-                lane.started.append(started)
-                try:
-                    await work
-                except Exception:
-                    log.exception("webhook delivery to %s crashed", host)
-                finally:
-                    lane.started.remove(started)
-                    self._held -= 1
-                    _wake(self._held_waiters)
+                async with slots:
+                    if not lane.pending or self._closed:
+                        break  # emptied, or closing, while this worker waited for a slot
+                    await self._run_next(host, lane)
         finally:
             lane.workers -= 1
+
+    async def _run_next(self, host: str, lane: _Lane) -> None:
+        work = lane.pending.popleft()
+        _wake(lane.waiters)  # a place in the lane just freed up
+        started = time.monotonic()
+        lane.started.append(started)
+        try:
+            await work
+        except Exception:
+            log.exception("webhook delivery to %s crashed", host)
+        finally:
+            lane.started.remove(started)
+            self._held -= 1
+            _wake(self._held_waiters)
+
+    def _host_slots(self, lane_key: str) -> asyncio.Semaphore:
+        host = lane_key.partition("#")[0]
+        slots = self._slots.get(host)
+        if slots is None:
+            slots = self._slots[host] = asyncio.Semaphore(self.limits.per_host)
+        return slots
 
     def _lane(self, host: str) -> _Lane:
         lane = self._lanes.get(host)
@@ -179,6 +200,9 @@ class HostLanes:
         for host in [h for h, lane in self._lanes.items() if lane.idle]:
             if not self._lanes[host].congested(now, self.limits.slow_s):
                 del self._lanes[host]
+        # A lane with a worker is never idle, so no slot of a host left without lanes is held.
+        used = {key.partition("#")[0] for key in self._lanes}
+        self._slots = {h: slots for h, slots in self._slots.items() if h in used}
 
 
 async def _wait(waiters: deque[asyncio.Future[None]], timeout_s: float | None) -> bool:

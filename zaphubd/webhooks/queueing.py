@@ -35,6 +35,8 @@ class Work:
     envelope: dict[str, Any]
     #: Times the job was put back unattempted because its host was congested.
     deferrals: int = 0
+    #: Its webhook; None: the session's first (and every job queued before there were more).
+    webhook_id: uuid.UUID | None = None
 
     @property
     def event(self) -> str:
@@ -48,6 +50,7 @@ class Work:
                 uuid.UUID(str(job.data["session_id"])),
                 dict(job.data["envelope"]),
                 int(job.data.get("deferrals", 0)),
+                _optional_uuid(job.data.get("webhook_id")),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise Reject(f"malformed webhook-delivery job: {err}") from err
@@ -60,7 +63,13 @@ class Work:
         }
         if self.deferrals:
             data["deferrals"] = self.deferrals
+        if self.webhook_id is not None:
+            data["webhook_id"] = str(self.webhook_id)
         return data
+
+
+def _optional_uuid(value: object) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(str(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,18 +92,22 @@ class DeliveryQueue:
         occurred_at: datetime,
         url: str,
         delivery_id: uuid.UUID | None = None,
+        webhook_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
-        """Queue a new delivery of one event to `url`; return its delivery id. A delivery
-        that exists already (same `delivery_id`) is left as it is."""
+        """Queue a new delivery of one event to `url` (webhook `webhook_id`, None: the first);
+        return its delivery id. One that exists already (same `delivery_id`) is left as is."""
         delivery_id = delivery_id or uuid.uuid4()
         body = envelope.build(event, session_id, payload, occurred_at, delivery_id)
-        row = NewDelivery(delivery_id, session_id, event, url, dumps(body).decode())
-        await self._batches.submit(_Pending(row, Work(delivery_id, session_id, body)))
+        row = NewDelivery(delivery_id, session_id, event, url, dumps(body).decode(), webhook_id)
+        work = Work(delivery_id, session_id, body, webhook_id=webhook_id)
+        await self._batches.submit(_Pending(row, work))
         return delivery_id
 
     async def requeue(self, rows: Sequence[DeliveryRow]) -> None:
         """Publish jobs for existing deliveries (by hand, or found lost by the sweeper)."""
-        await self._publish([Work(r.id, r.session_id, r.body) for r in rows])
+        await self._publish(
+            [Work(r.id, r.session_id, r.body, webhook_id=r.webhook_id) for r in rows]
+        )
 
     async def close(self) -> None:
         await self._batches.close()

@@ -37,6 +37,8 @@ class Outcome:
     result: AttemptResult
     #: When the next automatic attempt is due; None when there is none.
     next_attempt_at: datetime | None
+    #: Its webhook's public id (GET /sessions/:id/webhooks; the global one: the nil UUID).
+    webhook_id: uuid.UUID
 
     @property
     def status(self) -> str:
@@ -47,6 +49,7 @@ class Outcome:
     def record(self) -> AttemptRecord:
         payload: dict[str, object] = {
             "deliveryId": str(self.delivery_id),
+            "webhookId": str(self.webhook_id),
             "event": self.event,
             "url": self.url,
             "statusCode": self.result.status_code,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from zaphubd.backoff import backoff_delay
+from zaphubd.db.webhook_targets import first_webhook_id
 from zaphubd.queue.consumer import Consumer
 from zaphubd.queue.job import HeldJob
 from zaphubd.tasks import cancel_and_wait
@@ -153,7 +154,10 @@ class Settler:
 def _outcome(attempted: Attempted, delay_s: float | None) -> Outcome:
     next_at = None if delay_s is None else datetime.now(UTC) + timedelta(seconds=delay_s)
     work = attempted.work
-    return Outcome(work.delivery_id, work.event, attempted.url, attempted.result, next_at)
+    webhook_id = work.webhook_id or first_webhook_id(work.session_id)
+    return Outcome(
+        work.delivery_id, work.event, attempted.url, attempted.result, next_at, webhook_id
+    )
 
 
 def _log(attempted: Attempted, delay_s: float | None) -> None:

@@ -256,17 +256,26 @@ async function webhooksView(id) {
   follow(id, "webhook.*", refresh, refresh);
 }
 
+// The global webhook's deliveries carry this webhook_id (it is not one of the session's).
+const GLOBAL_WEBHOOK = "00000000-0000-0000-0000-000000000000";
+
 async function renderDeliveries(id) {
-  const rows = await api("GET", `/sessions/${id}/webhook/events?limit=50`);
-  fill("delivery-rows", rows, (d) => deliveryRow(id, d));
+  const [rows, hooks] = await Promise.all([
+    api("GET", `/sessions/${id}/webhook/events?limit=50`),
+    api("GET", `/sessions/${id}/webhooks`),
+  ]);
+  const firstId = hooks.find((h) => h.first)?.id;
+  const label = (d) => d.webhook_id === GLOBAL_WEBHOOK ? "global"
+    : d.webhook_id === firstId ? "webhook_url" : d.webhook_id.slice(0, 8);
+  fill("delivery-rows", rows, (d) => deliveryRow(id, d, label(d)));
   $("no-deliveries").hidden = rows.length > 0;
 }
 
-function deliveryRow(sessionId, d) {
+function deliveryRow(sessionId, d, webhook) {
   const tr = el("tr", undefined, { "data-delivery": d.delivery_id });
   const cells = [
-    ["Created", when(d.created_at)], ["Event", d.event], ["URL", d.url],
-    ["Status", d.status],
+    ["Created", when(d.created_at)], ["Event", d.event], ["Webhook", webhook],
+    ["URL", d.url], ["Status", d.status],
   ];
   for (const [label, value] of cells) tr.append(el("td", value, { "data-label": label }));
   tr.lastChild.className = `status status-${d.status}`;
