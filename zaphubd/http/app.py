@@ -9,6 +9,7 @@ from aiohttp_apigami import validation_middleware
 
 from zaphubd.http import (
     appkeys,
+    chats,
     docs,
     health,
     keys,
@@ -45,6 +46,7 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     prometheus.setup(app)
     sessions.setup(app)
     messages.setup(app)
+    chats.setup(app)
     webhooks.setup(app)
     nodes.setup(app)
     keys.setup(app)

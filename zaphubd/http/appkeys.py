@@ -6,6 +6,7 @@ from aiohttp import web
 
 from zaphubd.cluster.registry import NodeRegistry
 from zaphubd.db.calls import CallRepo
+from zaphubd.db.chats import ChatRepo
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRepo
 from zaphubd.db.messages import MessageRepo
@@ -18,6 +19,7 @@ from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import RedisClient
 from zaphubd.queue.wakeups import Wakeups
 from zaphubd.sessions.actions import SessionActions
+from zaphubd.sessions.chats import ChatActions
 from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.lanes import SendLanes
 from zaphubd.sessions.lease import LeaseKeeper
@@ -55,3 +57,5 @@ WAKEUPS = web.AppKey("wakeups", Wakeups)
 EVENT_HUB = web.AppKey("event_hub", EventHub)
 STREAM_TOKENS = web.AppKey("stream_tokens", StreamTokens)
 STREAM_LIMITS = web.AppKey("stream_limits", StreamLimits)
+CHAT_REPO = web.AppKey("chat_repo", ChatRepo)
+CHATS = web.AppKey("chats", ChatActions)

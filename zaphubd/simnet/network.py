@@ -64,6 +64,8 @@ class Network:
         self.shares_phone: set[str] = set()
         #: Temporarily banned accounts: phone -> (WhatsApp's ban code, monotonic end).
         self.bans: dict[str, tuple[int, float]] = {}
+        #: Each account's chat settings (app state): phone -> chat JID -> settings (chats.py).
+        self.chat_settings: dict[str, dict[str, dict[str, Any]]] = {}
 
     def changed(self) -> None:
         self.on_change()

@@ -41,6 +41,7 @@ def snapshot(net: Network) -> dict[str, Any]:
         "media": net.media.mime_types,
         "lids": net.lids,
         "shares_phone": sorted(net.shares_phone),
+        "chat_settings": net.chat_settings,
     }
 
 
@@ -79,6 +80,7 @@ def restore(net: Network, data: dict[str, Any], media_dir: Path) -> None:
     net.media.unsaved.clear()
     net.lids = dict(data.get("lids", {}))
     net.shares_phone = set(data.get("shares_phone", ()))
+    net.chat_settings = {p: dict(c) for p, c in data.get("chat_settings", {}).items()}
 
 
 def _restore_device(net: Network, item: dict[str, Any]) -> None:

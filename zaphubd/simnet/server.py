@@ -16,6 +16,7 @@ from aiohttp import web
 
 from zaphubd.errors import ConfigError
 from zaphubd.simnet.control import DeviceRoutes
+from zaphubd.simnet.control_chats import ChatRoutes
 from zaphubd.simnet.control_traffic import TrafficRoutes
 from zaphubd.simnet.devices import make_ws_handler
 from zaphubd.simnet.media import HTTP_CLIENT, make_media_handler
@@ -43,6 +44,7 @@ def create_simnet_app(config: SimnetConfig | None = None) -> web.Application:
     app.router.add_get("/media/{media_id}", make_media_handler(net.media))
     DeviceRoutes(net).add_to(app)
     TrafficRoutes(net).add_to(app)
+    ChatRoutes(net).add_to(app)
     return app
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from zaphubd.errors import ZaphubError
+from zaphubd.transport.chats import Chats
 from zaphubd.transport.events import MediaRef, TransportEvent
 from zaphubd.transport.outbound import OutboundMessage, PresenceType
 
@@ -126,6 +127,11 @@ class Client(Protocol):
     async def reject_call(self, caller: str, call_id: str) -> None: ...
 
     async def download_media(self, ref: MediaRef, max_bytes: int) -> bytes: ...
+
+    @property
+    def chats(self) -> Chats:
+        """Archive, pin and mute chats (`transport/chats.py`)."""
+        ...
 
 
 class Transport(Protocol):

@@ -41,8 +41,10 @@ from zaphubd.transport.base import (
     SendResult,
     TransportError,
 )
+from zaphubd.transport.chats import Chats
 from zaphubd.transport.events import MediaRef
 from zaphubd.transport.neonize_attempt import Attempt, ConnectError
+from zaphubd.transport.neonize_chats import NeonizeChats
 from zaphubd.transport.neonize_dispatch import Dispatcher
 from zaphubd.transport.neonize_outbound import (
     UPLOAD_TYPES,
@@ -107,6 +109,7 @@ class NeonizeClient:
             transport, session_id, on_event, lambda: self._attempt, self._stop, self._connected
         )
         self._connecting = asyncio.Lock()
+        self._chats = NeonizeChats(self._call)
 
     @property
     def session_id(self) -> uuid.UUID:
@@ -122,6 +125,10 @@ class NeonizeClient:
     def is_connected(self) -> bool:
         attempt = self._attempt
         return attempt is not None and not attempt.ended and attempt.state == "connected"
+
+    @property
+    def chats(self) -> Chats:
+        return self._chats
 
     # -- lifecycle ----------------------------------------------------------------------
 
