@@ -154,7 +154,7 @@ async def _cursor_message(
     "Archive, pin or mute a chat (on WhatsApp, for every device of the account)",
     TAG,
     (200, ChatSettingsEnvelope),
-    errors=(400, 404, 409),
+    errors=(400, 404, 409, 502),
     scope="control",
 )
 @documents_body(ChangeChatSchema)
