@@ -9,10 +9,10 @@
 --
 -- Listing chats from messages alone costs one probe per chat the session ever had, on every
 -- page; the `chats` table makes a page one short index scan (chats_recent_idx), whatever the
--- number of chats or messages. The triggers keep it exact: an insert offers its message as
--- the chat's last one (kept only when newer), an update that moves a message (sent: it gets
--- WhatsApp's timestamp; a LID learned: it changes chat) recomputes the chats it touched from
--- messages_chat_order_idx (one index probe each).
+-- number of chats or messages. The triggers keep it exact: each inserting statement offers,
+-- per chat, its newest message as the chat's last one (kept only when newer); an update that
+-- moves a message (sent: it gets WhatsApp's timestamp; a LID learned: it changes chat)
+-- recomputes the chats it touched from messages_chat_order_idx (one index probe each).
 --
 -- Building the index and filling `chats` reads the whole messages table once, inside this
 -- migration's transaction (writes to messages wait for it).
@@ -45,12 +45,38 @@ CREATE TABLE chat_settings (
     PRIMARY KEY (session_id, chat_jid)
 );
 
--- A message offered as its chat's last: kept when it is newer than the one recorded.
-CREATE FUNCTION chats_offer(p_session uuid, p_chat text, p_id uuid, p_at timestamptz,
-                            p_created timestamptz, p_name text) RETURNS void
-LANGUAGE sql AS $$
+-- The push name a message gives its chat: the contact's, in a one-to-one chat.
+CREATE FUNCTION chats_name_of(direction text, chat_jid text, metadata jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN direction = 'inbound' AND chat_jid NOT LIKE '%@g.us'
+                THEN NULLIF(metadata ->> 'pushName', '') END
+$$;
+
+-- One statement for every message a statement inserted (a batch of sends is one): per chat,
+-- its newest message of the batch is offered, and kept when newer than the one recorded.
+-- Rows go in (session, chat) order, so concurrent batches lock chats in the same order.
+CREATE FUNCTION chats_on_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO chats AS c (session_id, chat_jid, last_message_id, last_at, last_created_at, name)
-    VALUES (p_session, p_chat, p_id, p_at, p_created, p_name)
+    SELECT n.session_id, n.chat, n.id, n.at, n.created_at, named.name
+    FROM (
+        SELECT DISTINCT ON (session_id, COALESCE(chat_jid, to_jid))
+               session_id, COALESCE(chat_jid, to_jid) AS chat, id,
+               COALESCE(wa_timestamp, created_at) AS at, created_at
+        FROM inserted
+        WHERE COALESCE(chat_jid, to_jid) <> 'status@broadcast'
+        ORDER BY session_id, COALESCE(chat_jid, to_jid),
+                 COALESCE(wa_timestamp, created_at) DESC, created_at DESC, id DESC
+    ) n
+    LEFT JOIN (
+        SELECT DISTINCT ON (session_id, chat_jid) session_id, chat_jid,
+               chats_name_of(direction, chat_jid, metadata) AS name
+        FROM inserted
+        WHERE chats_name_of(direction, chat_jid, metadata) IS NOT NULL
+        ORDER BY session_id, chat_jid, COALESCE(wa_timestamp, created_at) DESC
+    ) named ON named.session_id = n.session_id AND named.chat_jid = n.chat
+    ORDER BY n.session_id, n.chat
     ON CONFLICT (session_id, chat_jid) DO UPDATE SET
         last_message_id = CASE WHEN (EXCLUDED.last_at, EXCLUDED.last_created_at,
             EXCLUDED.last_message_id) > (c.last_at, c.last_created_at, c.last_message_id)
@@ -62,10 +88,13 @@ LANGUAGE sql AS $$
         name = COALESCE(EXCLUDED.name, c.name)
     WHERE (EXCLUDED.last_at, EXCLUDED.last_created_at, EXCLUDED.last_message_id)
             > (c.last_at, c.last_created_at, c.last_message_id)
-       OR (EXCLUDED.name IS NOT NULL AND EXCLUDED.name IS DISTINCT FROM c.name)
+       OR (EXCLUDED.name IS NOT NULL AND EXCLUDED.name IS DISTINCT FROM c.name);
+    RETURN NULL;
+END
 $$;
 
--- A chat's row from its newest stored message; gone when none is left.
+-- A chat's row again from its newest stored message (one probe of messages_chat_order_idx);
+-- gone when none is left.
 CREATE FUNCTION chats_recompute(p_session uuid, p_chat text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -89,26 +118,8 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION chats_name_of(m messages) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN m.direction = 'inbound' AND m.chat_jid NOT LIKE '%@g.us'
-                THEN NULLIF(m.metadata ->> 'pushName', '') END
-$$;
-
-CREATE FUNCTION chats_on_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    chat text := COALESCE(NEW.chat_jid, NEW.to_jid);
-BEGIN
-    IF chat <> 'status@broadcast' THEN
-        PERFORM chats_offer(NEW.session_id, chat, NEW.id,
-                            COALESCE(NEW.wa_timestamp, NEW.created_at), NEW.created_at,
-                            chats_name_of(NEW));
-    END IF;
-    RETURN NULL;
-END
-$$;
-
+-- A message that moved (sent: it got WhatsApp's time; a LID learned: another chat): the
+-- chats it left and joined are recomputed.
 CREATE FUNCTION chats_on_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -118,25 +129,16 @@ BEGIN
     IF old_chat <> new_chat AND old_chat <> 'status@broadcast' THEN
         PERFORM chats_recompute(OLD.session_id, old_chat);
     END IF;
-    IF new_chat = 'status@broadcast' THEN
-        RETURN NULL;
-    END IF;
-    IF old_chat = new_chat AND EXISTS (
-        SELECT 1 FROM chats WHERE session_id = NEW.session_id AND chat_jid = new_chat
-                              AND last_message_id = NEW.id) THEN
-        -- The chat's last message moved (possibly back): the newest may be another now.
+    IF new_chat <> 'status@broadcast' THEN
         PERFORM chats_recompute(NEW.session_id, new_chat);
-    ELSE
-        PERFORM chats_offer(NEW.session_id, new_chat, NEW.id,
-                            COALESCE(NEW.wa_timestamp, NEW.created_at), NEW.created_at,
-                            chats_name_of(NEW));
     END IF;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER messages_chats_insert AFTER INSERT ON messages
-    FOR EACH ROW EXECUTE FUNCTION chats_on_insert();
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION chats_on_insert();
 -- Receipts and status changes touch none of these columns and fire nothing.
 CREATE TRIGGER messages_chats_update AFTER UPDATE OF chat_jid, to_jid, wa_timestamp ON messages
     FOR EACH ROW
