@@ -145,6 +145,25 @@ async def test_chats_list_page_and_change_both_ways(gateway: StartGateway) -> No
     unmuted = await patch(gw, f"{base}/{FRIEND_JID}", {"mutedUntil": None})
     assert unmuted["data"]["muted"] is False
 
+    # Another device of the account (a second session on the same phone) is told; the device
+    # that made the change is not told back (WhatsApp's app-state sync).
+    twin = (await gw.connect(ME))["id"]
+    await patch(gw, f"{base}/{FRIEND_JID}", {"pinned": True})
+    (told,) = await chat_updates(gw, twin, 1)
+    assert (told["chatId"], told["pinned"], told["changed"]) == (FRIEND_JID, True, ["pinned"])
+    assert told["source"] == "phone"
+    assert [u["source"] for u in await chat_updates(gw, sid, 5)] == ["api"] * 2 + ["phone"] + [
+        "api"
+    ] * 2
+    activity = await gw.net.get(f"/control/activity/{ME}")
+    assert [a["chat"] for a in activity["activity"] if a["action"] == "chat_settings"] == [
+        FRIEND_JID,
+        OTHER_JID,
+        FRIEND_JID,
+        FRIEND_JID,
+        FRIEND_JID,
+    ]  # the repeated archive too: WhatsApp is told, whatever zaphubd recorded
+
     await _refusals(gw, sid)
 
 
@@ -173,10 +192,10 @@ async def _refusals(gw: Gateway, sid: str) -> None:
     await gw.net.post("/control/faults", {"refuse_connections": True})
     await gw.net.post("/control/drop", {"device_id": sid})
     await eventually(lambda: _not_connected(gw, sid))
-    refused = await patch(gw, f"{base}/{FRIEND}", {"pinned": True}, 409)
+    refused = await patch(gw, f"{base}/{FRIEND}", {"pinned": False}, 409)
     assert refused["error"]["type"] == "SessionNotReadyError"
     friend = next(c for c in (await get(gw, base))["data"] if c["jid"] == FRIEND_JID)
-    assert friend["pinned"] is False
+    assert friend["pinned"] is True
 
 
 async def _not_connected(gw: Gateway, sid: str) -> bool:
