@@ -50,11 +50,12 @@ def decode_cursor(text: str) -> ChatCursor:
         when = datetime.fromisoformat(at)
         if not isinstance(chat, str) or when.tzinfo is None:
             raise ValueError("not a cursor")
-    except (binascii.Error, ValueError, TypeError) as err:
+        when = when.astimezone(UTC)
+    except (binascii.Error, ValueError, TypeError, OverflowError) as err:
         raise ValidationFailed(
             "cursor is not one this API gave", {"cursor": ["not a cursor of this list"]}
         ) from err
-    return ChatCursor(when.astimezone(UTC), chat)
+    return ChatCursor(when, chat)
 
 
 def chat_view(row: ChatRow) -> dict[str, Any]:
