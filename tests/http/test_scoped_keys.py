@@ -65,7 +65,7 @@ def routes(client: Client) -> list[tuple[str, str, Any]]:
 
 
 def concrete(path: str, sid: str) -> str:
-    return path.format(id=sid, messageId="m-1", keyId=uuid.uuid4())
+    return path.format(id=sid, messageId="m-1", keyId=uuid.uuid4(), chatId="5511900000000")
 
 
 async def call(client: Client, method: str, path: str, key: str) -> tuple[int, str]:
