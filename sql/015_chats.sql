@@ -3,22 +3,30 @@
 --
 -- A chat is COALESCE(chat_jid, to_jid): inbound rows and rows sent from the phone carry
 -- chat_jid, API sends only to_jid. status@broadcast is not a chat. A message's place in its
--- chat is (COALESCE(wa_timestamp, created_at), created_at, id): WhatsApp's time of the
--- message once it has one (history syncs keep their real order), zaphubd's time before (a
--- queued send sorts where it was accepted); created_at then id break ties within a second.
+-- chat is (at, created_at, id), where `at` is WhatsApp's time of the message for what
+-- arrived with one (received, sent from the phone, history: a history sync keeps its real
+-- order), and for a send through the API (send_seq set) the time zaphubd accepted it, which
+-- never changes: WhatsApp's timestamp comes later, when it is sent, and moving the row then
+-- would cost a chats update per send and could move a row across a client's cursor.
+-- created_at then id break ties within a second.
 --
 -- Listing chats from messages alone costs one probe per chat the session ever had, on every
 -- page; the `chats` table makes a page one short index scan (chats_recent_idx), whatever the
 -- number of chats or messages. The triggers keep it exact: each inserting statement offers,
 -- per chat, its newest message as the chat's last one (kept only when newer); an update that
--- moves a message (sent: it gets WhatsApp's timestamp; a LID learned: it changes chat)
--- recomputes the chats it touched from messages_chat_order_idx (one index probe each).
+-- moves a message (a LID learned: it changes chat) recomputes the chats it touched from
+-- messages_chat_order_idx (one index probe each). Marking a send sent fires nothing.
 --
 -- Building the index and filling `chats` reads the whole messages table once, inside this
 -- migration's transaction (writes to messages wait for it).
 
-CREATE INDEX messages_chat_order_idx ON messages
-    (session_id, (COALESCE(chat_jid, to_jid)), (COALESCE(wa_timestamp, created_at)), created_at, id);
+CREATE INDEX messages_chat_order_idx ON messages (
+    session_id,
+    (COALESCE(chat_jid, to_jid)),
+    (COALESCE(CASE WHEN send_seq IS NULL THEN wa_timestamp END, created_at)),
+    created_at,
+    id
+);
 
 CREATE TABLE chats (
     session_id       uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
@@ -63,18 +71,18 @@ BEGIN
     FROM (
         SELECT DISTINCT ON (session_id, COALESCE(chat_jid, to_jid))
                session_id, COALESCE(chat_jid, to_jid) AS chat, id,
-               COALESCE(wa_timestamp, created_at) AS at, created_at
+               COALESCE(CASE WHEN send_seq IS NULL THEN wa_timestamp END, created_at) AS at, created_at
         FROM inserted
         WHERE COALESCE(chat_jid, to_jid) <> 'status@broadcast'
         ORDER BY session_id, COALESCE(chat_jid, to_jid),
-                 COALESCE(wa_timestamp, created_at) DESC, created_at DESC, id DESC
+                 COALESCE(CASE WHEN send_seq IS NULL THEN wa_timestamp END, created_at) DESC, created_at DESC, id DESC
     ) n
     LEFT JOIN (
         SELECT DISTINCT ON (session_id, chat_jid) session_id, chat_jid,
                chats_name_of(direction, chat_jid, metadata) AS name
         FROM inserted
         WHERE chats_name_of(direction, chat_jid, metadata) IS NOT NULL
-        ORDER BY session_id, chat_jid, COALESCE(wa_timestamp, created_at) DESC
+        ORDER BY session_id, chat_jid, COALESCE(CASE WHEN send_seq IS NULL THEN wa_timestamp END, created_at) DESC
     ) named ON named.session_id = n.session_id AND named.chat_jid = n.chat
     ORDER BY n.session_id, n.chat
     ON CONFLICT (session_id, chat_jid) DO UPDATE SET
@@ -100,10 +108,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     m record;
 BEGIN
-    SELECT id, COALESCE(wa_timestamp, created_at) AS at, created_at INTO m
+    SELECT id, COALESCE(CASE WHEN send_seq IS NULL THEN wa_timestamp END, created_at) AS at, created_at INTO m
     FROM messages
     WHERE session_id = p_session AND COALESCE(chat_jid, to_jid) = p_chat
-    ORDER BY COALESCE(wa_timestamp, created_at) DESC, created_at DESC, id DESC
+    ORDER BY COALESCE(CASE WHEN send_seq IS NULL THEN wa_timestamp END, created_at) DESC, created_at DESC, id DESC
     LIMIT 1;
     IF NOT FOUND THEN
         DELETE FROM chats WHERE session_id = p_session AND chat_jid = p_chat;
@@ -118,7 +126,7 @@ BEGIN
 END
 $$;
 
--- A message that moved (sent: it got WhatsApp's time; a LID learned: another chat): the
+-- A message that moved (a LID learned: another chat; its WhatsApp time corrected): the
 -- chats it left and joined are recomputed.
 CREATE FUNCTION chats_on_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -140,20 +148,23 @@ CREATE TRIGGER messages_chats_insert AFTER INSERT ON messages
     REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION chats_on_insert();
 -- Receipts and status changes touch none of these columns and fire nothing.
+-- Marking a send sent changes wa_timestamp but not its place (send_seq is set): nothing fires.
 CREATE TRIGGER messages_chats_update AFTER UPDATE OF chat_jid, to_jid, wa_timestamp ON messages
     FOR EACH ROW
     WHEN (COALESCE(OLD.chat_jid, OLD.to_jid) IS DISTINCT FROM COALESCE(NEW.chat_jid, NEW.to_jid)
-          OR OLD.wa_timestamp IS DISTINCT FROM NEW.wa_timestamp)
+          OR COALESCE(CASE WHEN OLD.send_seq IS NULL THEN OLD.wa_timestamp END, OLD.created_at)
+             IS DISTINCT FROM
+             COALESCE(CASE WHEN NEW.send_seq IS NULL THEN NEW.wa_timestamp END, NEW.created_at))
     EXECUTE FUNCTION chats_on_update();
 
 -- The chats of the messages stored before this migration.
 INSERT INTO chats (session_id, chat_jid, last_message_id, last_at, last_created_at)
 SELECT DISTINCT ON (session_id, COALESCE(chat_jid, to_jid))
-       session_id, COALESCE(chat_jid, to_jid), id, COALESCE(wa_timestamp, created_at), created_at
+       session_id, COALESCE(chat_jid, to_jid), id, COALESCE(CASE WHEN send_seq IS NULL THEN wa_timestamp END, created_at), created_at
 FROM messages
 WHERE COALESCE(chat_jid, to_jid) <> 'status@broadcast'
 ORDER BY session_id, COALESCE(chat_jid, to_jid),
-         COALESCE(wa_timestamp, created_at) DESC, created_at DESC, id DESC;
+         COALESCE(CASE WHEN send_seq IS NULL THEN wa_timestamp END, created_at) DESC, created_at DESC, id DESC;
 
 UPDATE chats c SET name = n.name
 FROM (

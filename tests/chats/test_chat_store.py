@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from zaphubd.db.chats import ChatRepo
+from zaphubd.db.chats import AT, ORDER_COLUMNS, ORDER_KEY, ChatRepo
 from zaphubd.db.database import Database
 from zaphubd.db.lid_map import LidMap
 from zaphubd.db.messages import MessageRepo
@@ -46,8 +46,9 @@ async def inbound(
 async def queued(db: Database, sid: uuid.UUID, to: str, key: str) -> uuid.UUID:
     row_id = uuid.uuid4()
     await db.execute(
-        """INSERT INTO messages (id, session_id, message_id, direction, type, to_jid, status)
-           VALUES ($1, $2, $3, 'outbound', 'text', $4, 'queued')""",
+        """INSERT INTO messages (id, session_id, message_id, direction, type, to_jid, status,
+               send_seq)
+           VALUES ($1, $2, $3, 'outbound', 'text', $4, 'queued', nextval('messages_send_seq'))""",
         row_id,
         sid,
         key,
@@ -71,22 +72,26 @@ async def test_the_chats_table_follows_the_messages(db: Database) -> None:
     assert await chats_of(db, sid) == [(BEA, "B1"), (ANA, "A1")]
     assert (await ChatRepo(db).get(sid, ANA)).name == "Ana"  # type: ignore[union-attr]
 
-    # A queued send sorts where it was accepted (now); once sent, at WhatsApp's time.
+    # A send through the API sorts where it was accepted (now), sent or not.
     out = await queued(db, sid, ANA, "out-1")
     assert await chats_of(db, sid) == [(ANA, "out-1"), (BEA, "B1")]
     await MessageRepo(db).mark_sent(out, "WA-OUT", T0 + timedelta(seconds=1))
+    assert await chats_of(db, sid) == [(ANA, "out-1"), (BEA, "B1")]
+    # A message that came with WhatsApp's time moves when that time is corrected.
+    correct = "UPDATE messages SET wa_timestamp = $2 WHERE message_id = $1"
+    await db.execute(correct, "B1", datetime.now(UTC) + timedelta(hours=1))
     assert await chats_of(db, sid) == [(BEA, "B1"), (ANA, "out-1")]
-    await db.execute("UPDATE messages SET wa_timestamp = $2 WHERE id = $1", out, T0 - timedelta(1))
-    assert await chats_of(db, sid) == [(BEA, "B1"), (ANA, "A1")]
+    await db.execute(correct, "B1", T0)
+    assert await chats_of(db, sid) == [(ANA, "out-1"), (BEA, "B1")]
 
     # A LID contact's chat becomes its phone's chat when the mapping is learned.
-    await inbound(db, sid, LID, "L1", T0 + timedelta(seconds=9))
+    await inbound(db, sid, LID, "L1", datetime.now(UTC) + timedelta(hours=2))
     assert (await chats_of(db, sid))[0] == (LID, "L1")
     await LidMap(db).learn(sid, LID, "5511922220000@s.whatsapp.net")
     assert await chats_of(db, sid) == [
         ("5511922220000@s.whatsapp.net", "L1"),
+        (ANA, "out-1"),
         (BEA, "B1"),
-        (ANA, "A1"),
     ]
 
 
@@ -97,9 +102,9 @@ async def test_a_chats_pages_in_whatsapps_order(db: Database) -> None:
     repo = ChatRepo(db)
     page = await repo.messages_page(sid, ANA, 2)
     assert [m.message_id for m in page.rows] == ["A4", "A3"] and page.has_more
-    older = await repo.messages_page(sid, ANA, 2, page.rows[-1], "before")
+    older = await repo.messages_page(sid, ANA, 2, page.rows[-1].id, "before")
     assert [m.message_id for m in older.rows] == ["A2", "A1"] and older.has_more
-    newer = await repo.messages_page(sid, ANA, 5, older.rows[-1], "after")
+    newer = await repo.messages_page(sid, ANA, 5, older.rows[-1].id, "after")
     assert [m.message_id for m in newer.rows] == ["A4", "A3", "A2"] and not newer.has_more
 
 
@@ -157,16 +162,14 @@ async def test_pages_are_index_scans_on_a_big_table(db: Database) -> None:
     chat = rows[0].chat_jid
     paging = await _plan(
         db,
-        """SELECT id FROM messages
+        f"""SELECT id FROM messages
            WHERE session_id = $1 AND COALESCE(chat_jid, to_jid) = $2
-             AND (COALESCE(wa_timestamp, created_at), created_at, id) < ($3, $4, $5)
-           ORDER BY COALESCE(wa_timestamp, created_at) DESC, created_at DESC, id DESC
+             AND {ORDER_KEY} < (SELECT {ORDER_COLUMNS} FROM messages WHERE id = $3)
+           ORDER BY {AT} DESC, created_at DESC, id DESC
            LIMIT 51""",
         sid,
         chat,
-        T0 + timedelta(days=1),
-        T0,
-        uuid.uuid4(),
+        rows[0].last_message.id,
     )
     kinds = {(n["Node Type"], n.get("Index Name")) for n in paging}
     assert any(name == "messages_chat_order_idx" for _, name in kinds), kinds

@@ -20,7 +20,9 @@ from zaphubd.db.messages import COLUMNS, MessageRow
 
 #: A chat's key in `messages` and a message's place in its chat (see sql/015).
 CHAT_KEY = "COALESCE(chat_jid, to_jid)"
-ORDER_KEY = "(COALESCE(wa_timestamp, created_at), created_at, id)"
+AT = "COALESCE(CASE WHEN send_seq IS NULL THEN wa_timestamp END, created_at)"
+ORDER_COLUMNS = f"{AT}, created_at, id"
+ORDER_KEY = f"({ORDER_COLUMNS})"
 _M_COLUMNS = ", ".join(f"m.{c}" for c in COLUMNS.split(", "))
 
 
@@ -132,23 +134,26 @@ class ChatRepo:
         session_id: uuid.UUID,
         chat_jid: str,
         limit: int,
-        cursor: MessageRow | None = None,
+        cursor: uuid.UUID | None = None,
         direction: Literal["before", "after"] = "before",
     ) -> MessagePage:
-        """The chat's messages next to `cursor` (a message of the chat), `before` it (older)
-        or `after` it (newer); without a cursor, the newest. Newest first either way."""
+        """The chat's messages next to `cursor` (the id of a message of the chat), `before`
+        it (older) or `after` it (newer); without a cursor, the newest. Newest first either
+        way. One range scan of messages_chat_order_idx from the cursor's place."""
         older = direction == "before"
         args: list[Any] = [session_id, chat_jid]
         where = f"session_id = $1 AND {CHAT_KEY} = $2"
         if cursor is not None:
-            at = cursor.wa_timestamp or cursor.created_at
-            args += [at, cursor.created_at, cursor.id]
-            where += f" AND {ORDER_KEY} {'<' if older else '>'} ($3, $4, $5)"
+            args.append(cursor)
+            where += (
+                f" AND {ORDER_KEY} {'<' if older else '>'}"
+                f" (SELECT {ORDER_COLUMNS} FROM messages WHERE id = $3)"
+            )
         way = "DESC" if older else "ASC"
         args.append(limit + 1)
         records = await self._db.fetch(
             f"""SELECT {COLUMNS} FROM messages WHERE {where}
-                ORDER BY COALESCE(wa_timestamp, created_at) {way}, created_at {way}, id {way}
+                ORDER BY {AT} {way}, created_at {way}, id {way}
                 LIMIT ${len(args)}""",
             *args,
         )

@@ -140,15 +140,12 @@ async def chat_messages(request: web.Request) -> web.Response:
 
 async def _cursor_message(
     repo: ChatRepo, session_id: uuid.UUID, chat: str, row_id: uuid.UUID | None, name: str
-) -> Any:
-    if row_id is None:
-        return None
-    row = await repo.message_in_chat(session_id, chat, row_id)
-    if row is None:
+) -> uuid.UUID | None:
+    if row_id is not None and await repo.message_in_chat(session_id, chat, row_id) is None:
         raise ValidationFailed(
             f"{name} is not a message of this chat", {name: ["not a message id of this chat"]}
         )
-    return row
+    return row_id
 
 
 @documented(
