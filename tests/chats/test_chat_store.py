@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from zaphubd.db.chats import AT, ORDER_COLUMNS, ORDER_KEY, ChatRepo
@@ -174,3 +175,22 @@ async def test_pages_are_index_scans_on_a_big_table(db: Database) -> None:
     kinds = {(n["Node Type"], n.get("Index Name")) for n in paging}
     assert any(name == "messages_chat_order_idx" for _, name in kinds), kinds
     assert not any(n["Node Type"] in ("Sort", "Seq Scan") for n in paging), kinds
+
+
+async def test_the_migration_fills_chats_from_messages_stored_before(db: Database) -> None:
+    """sql/015's backfill gives the chats the triggers would have kept."""
+    sid = await new_session(db)
+    await inbound(db, sid, ANA, "A1", T0, "Ana")
+    await inbound(db, sid, ANA, "A2", T0 + timedelta(seconds=1))
+    await inbound(db, sid, BEA, "B1", T0 - timedelta(days=1), "Bea")
+    await queued(db, sid, BEA, "out-1")
+    await queued(db, sid, "status@broadcast", "story")
+    kept = await chats_of(db, sid)
+    names = await db.fetch("SELECT chat_jid, name FROM chats ORDER BY chat_jid")
+    sql = (Path(__file__).parents[2] / "sql" / "015_chats.sql").read_text()
+    backfill = sql[sql.index("-- The chats of the messages stored before this migration.") :]
+    await db.execute("DELETE FROM chats")
+    await db.execute(backfill)
+    assert await chats_of(db, sid) == kept == [(BEA, "out-1"), (ANA, "A2")]
+    assert await db.fetch("SELECT chat_jid, name FROM chats ORDER BY chat_jid") == names
+    assert [r["name"] for r in names] == ["Bea", "Ana"]
