@@ -24,6 +24,7 @@ from zaphubd.cluster.owner_calls import OwnerCalls
 from zaphubd.cluster.registry import NodeRegistry
 from zaphubd.db.api_keys import ApiKeyRepo
 from zaphubd.db.calls import CallRepo
+from zaphubd.db.chats import ChatRepo
 from zaphubd.db.database import Database
 from zaphubd.db.event_feed import EventFeed
 from zaphubd.db.events import EventRepo, EventRow
@@ -56,6 +57,7 @@ from zaphubd.queue.redis import connect_redis
 from zaphubd.queue.wakeups import Wakeups
 from zaphubd.sessions import contacts
 from zaphubd.sessions.actions import SessionActions
+from zaphubd.sessions.chats import ChatActions
 from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.groups import GroupActions
 from zaphubd.sessions.lanes import LaneSettings, SendLanes
@@ -72,6 +74,7 @@ from zaphubd.streams.revocation import end_revoked_streams
 from zaphubd.streams.tokens import StreamTokens
 from zaphubd.tasks import TaskGroup
 from zaphubd.transport.base import Transport
+from zaphubd.transport.chats import ChatSettingsChanged
 from zaphubd.transport.factory import build_transport
 from zaphubd.webhooks import assembly as webhooks
 
@@ -203,6 +206,8 @@ async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.CONTACTS] = contacts.build(
         app[appkeys.SESSION_ACTIONS], app[appkeys.REDIS], settings
     )
+    app[appkeys.CHAT_REPO] = ChatRepo(app[appkeys.DB])
+    app[appkeys.CHATS] = ChatActions(app[appkeys.SESSION_ACTIONS], app[appkeys.CHAT_REPO], sink)
     workers = SessionWorkers(manager, leases, transitions, registry, wakeups.signal)
     app[QUEUES] += [QueueBinding(INIT_SPEC, workers.init), QueueBinding(CLOSE_SPEC, workers.close)]
     tasks = TaskGroup("sessions")
@@ -305,7 +310,9 @@ async def messaging_ctx(app: web.Application) -> AsyncIterator[None]:
     wakeups = app[appkeys.WAKEUPS]
     wakeups.handle("send", lanes.wake)
     outcomes, lids = app[appkeys.METRICS].inbound_messages, LidMap(app[appkeys.DB])
-    manager.set_traffic(TrafficRouter(app[appkeys.PUBLISHER], sink, manager, outcomes, lids))
+    traffic = TrafficRouter(app[appkeys.PUBLISHER], sink, manager, outcomes, lids)
+    traffic.route(ChatSettingsChanged, app[appkeys.CHATS].on_event)
+    manager.set_traffic(traffic)
     app[appkeys.MESSAGE_REPO], app[appkeys.CALL_REPO], app[appkeys.LANES] = messages, calls, lanes
     app[appkeys.SEND_BACKLOG] = BacklogView(lanes.outbox, lanes)
     app[appkeys.SEND_INTAKE] = SendIntake(

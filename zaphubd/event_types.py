@@ -267,6 +267,19 @@ _ALL = (
         lid="jid",
         phone="jid",
     ),
+    # Chats
+    _event(
+        "chat.updated",
+        "a chat was archived, pinned or muted (or the reverse), through the API (source api) "
+        "or on another device of the account (source phone)",
+        chatId="jid",
+        archived="boolean",
+        pinned="boolean",
+        muted="boolean",
+        mutedUntil="datetime?",
+        changed="string[]",
+        source="string",
+    ),
     # Webhooks: recorded in the events API, never delivered to webhooks themselves (a delivery
     # about a delivery would beget another one without end).
     _event(

@@ -67,6 +67,7 @@ def routes(client: Client) -> list[tuple[str, str, Any]]:
 def concrete(path: str, sid: str) -> str:
     ids = {"messageId": "m-1", "keyId": uuid.uuid4(), "contactId": "5511999990001"}
     ids |= {"groupId": "120363000000000001", "action": "add", "webhookId": uuid.uuid4()}
+    ids["chatId"] = "5511900000000"
     return path.format(id=sid, **ids)
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.simnet_harness import Events, Simnet, StartSimnet, free_port
 from zaphubd.simnet.model import SimnetConfig
+from zaphubd.transport.chats import ChatChange, ChatSettingsChanged, Mute
 from zaphubd.transport.events import (
     Connected,
     Disconnected,
@@ -156,6 +157,9 @@ async def _populate(http: aiohttp.ClientSession, port: int, transport: SimnetTra
         "/control/group",
         {"group": "120363000000000042", "action": "create", "participants": [ANA, BEN]},
     )
+    # Chat settings: the account's own (from ANA's device), and BEN's phone's while BEN is away.
+    await ana.chats.change(ChatChange(f"{BEN}@s.whatsapp.net", archived=True, pinned=False))
+    await post(http, port, "/control/chat-settings", {"phone": BEN, "chat": ANA, "muted": True})
     await post(http, port, "/control/logout", {"device_id": str(cal.session_id)})
     await cal_events.next(LoggedOut)
     return World(ana, ana_events, ben, ben_events, cal, cal_events, cal_creds)
@@ -175,6 +179,16 @@ async def _check_restored(
     assert photo.media is not None
     assert await world.ben.download_media(photo.media, max_bytes=10_000) == JPEG
     assert (await world.ben_events.next(GroupChange)).action == "joined"
+    muted = (await world.ben_events.next(ChatSettingsChanged)).change
+    assert (muted.chat, muted.mute) == (f"{ANA}@s.whatsapp.net", Mute(True))
+    settings = await get(http, port, f"/control/chat-settings/{ANA}")
+    assert settings[f"{BEN}@s.whatsapp.net"] == {
+        "archived": True,
+        "pinned": False,
+        "muted": False,
+        "muted_until": None,
+    }
+    await world.ana_events.none(ChatSettingsChanged)  # its own change is not told back to it
 
     path = transport.creds_path(world.cal.session_id)  # revoked credentials stay revoked
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,8 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
 
 import asyncpg
 
@@ -36,10 +38,20 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
+def _migration_files() -> Traversable:
+    """sql/ of the source tree this package runs from, when it runs from one; else the files
+    shipped as zaphubd.migrations. (An editable install maps zaphubd.migrations to the sql/
+    of the tree it was installed from, which is not this one in a second checkout.)"""
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    if (checkout / "001_initial.sql").is_file() and (checkout.parent / "zaphubd").is_dir():
+        return checkout
+    return resources.files("zaphubd.migrations")
+
+
 def load_migrations() -> list[Migration]:
     """Every migration this build knows, by version; numbering gaps or twins are an error."""
     found: list[Migration] = []
-    for entry in resources.files("zaphubd.migrations").iterdir():
+    for entry in _migration_files().iterdir():
         match = _FILE.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))

@@ -9,6 +9,7 @@ from aiohttp_apigami import validation_middleware
 
 from zaphubd.http import (
     appkeys,
+    chats,
     contacts,
     docs,
     groups,
@@ -52,6 +53,7 @@ def create_app(settings: Settings, metrics: Metrics) -> web.Application:
     message_actions.setup(app)
     groups.setup(app)
     contacts.setup(app)
+    chats.setup(app)
     webhooks.setup(app)
     session_webhooks.setup(app)
     nodes.setup(app)

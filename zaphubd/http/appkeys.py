@@ -8,6 +8,7 @@ from aiohttp import web
 
 from zaphubd.cluster.registry import NodeRegistry
 from zaphubd.db.calls import CallRepo
+from zaphubd.db.chats import ChatRepo
 from zaphubd.db.database import Database
 from zaphubd.db.events import EventRepo
 from zaphubd.db.messages import MessageRepo
@@ -23,6 +24,7 @@ from zaphubd.queue.producer import Publisher
 from zaphubd.queue.redis import RedisClient
 from zaphubd.queue.wakeups import Wakeups
 from zaphubd.sessions.actions import SessionActions
+from zaphubd.sessions.chats import ChatActions
 from zaphubd.sessions.commands import SessionCommands
 from zaphubd.sessions.contacts import ContactActions
 from zaphubd.sessions.groups import GroupActions
@@ -74,3 +76,5 @@ MEDIA_STORE = web.AppKey("media_store", MediaStore)
 UPLOADS = web.AppKey("uploads", Uploads)
 #: Multipart files read at once on this node (each held in memory up to ZAPHUB_MEDIA_MAX_BYTES).
 UPLOAD_SLOTS = web.AppKey("upload_slots", asyncio.Semaphore)
+CHAT_REPO = web.AppKey("chat_repo", ChatRepo)
+CHATS = web.AppKey("chats", ChatActions)

@@ -79,6 +79,7 @@ _ERROR_TEXT = {
     410: "gone (expired)",
     413: "request body too large",
     429: "session capacity reached",
+    502: "WhatsApp refused the request (UpstreamError)",
     503: "Postgres or Redis unavailable",
 }
 

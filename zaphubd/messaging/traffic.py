@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -51,9 +53,17 @@ class TrafficRouter:
         self._manager = manager
         self._outcomes = inbound_outcomes
         self._lids = lids
+        self._routes: dict[type, Callable[[uuid.UUID, Any], Awaitable[None]]] = {}
+
+    def route(self, kind: type, handler: Callable[[uuid.UUID, Any], Awaitable[None]]) -> None:
+        """Hand the events of `kind` to `handler` (a feature module's, e.g. chat settings)."""
+        self._routes[kind] = handler
 
     async def __call__(self, session_id: uuid.UUID, event: TransportEvent) -> None:
-        if isinstance(event, MessageIn):
+        routed = self._routes.get(type(event))
+        if routed is not None:
+            await routed(session_id, event)
+        elif isinstance(event, MessageIn):
             await self._publisher.publish(keys.MESSAGE_RECEIVE, to_job(session_id, event))
             await self._sink.emit(
                 session_id,

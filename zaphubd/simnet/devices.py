@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from zaphubd.simnet import contacts, group_ops, login, messaging, social
+from zaphubd.simnet import chats, contacts, group_ops, login, messaging, social
 from zaphubd.simnet.link import Link
 from zaphubd.simnet.model import Device
 from zaphubd.simnet.network import Network
@@ -239,4 +239,4 @@ CORE_OPS: dict[str, Handler] = {
 }
 
 #: Every op a device may send: the core ones above, then each feature module's.
-OPS: dict[str, Handler] = {**CORE_OPS, **group_ops.OPS, **contacts.OPS}
+OPS: dict[str, Handler] = {**CORE_OPS, **group_ops.OPS, **contacts.OPS, **chats.OPS}

@@ -67,6 +67,8 @@ class Network:
         self.bans: dict[str, tuple[int, float]] = {}
         #: Registered accounts, profiles, blocklists (accounts.py).
         self.directory = Directory()
+        #: Each account's chat settings (app state): phone -> chat JID -> settings (chats.py).
+        self.chat_settings: dict[str, dict[str, dict[str, Any]]] = {}
 
     def changed(self) -> None:
         self.on_change()

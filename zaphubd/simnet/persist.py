@@ -43,6 +43,7 @@ def snapshot(net: Network) -> dict[str, Any]:
         "lids": net.lids,
         "shares_phone": sorted(net.shares_phone),
         "directory": net.directory.snapshot(),
+        "chat_settings": net.chat_settings,
     }
 
 
@@ -82,6 +83,7 @@ def restore(net: Network, data: dict[str, Any], media_dir: Path) -> None:
     net.lids = dict(data.get("lids", {}))
     net.shares_phone = set(data.get("shares_phone", ()))
     net.directory = Directory.restore(data.get("directory", {}))
+    net.chat_settings = {p: dict(c) for p, c in data.get("chat_settings", {}).items()}
 
 
 def _restore_device(net: Network, item: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 from zaphubd.errors import ConfigError
 from zaphubd.simnet.control import DeviceRoutes
 from zaphubd.simnet.control_accounts import AccountRoutes
+from zaphubd.simnet.control_chats import ChatRoutes
 from zaphubd.simnet.control_groups import GroupRoutes
 from zaphubd.simnet.control_traffic import TrafficRoutes
 from zaphubd.simnet.devices import make_ws_handler
@@ -47,6 +48,7 @@ def create_simnet_app(config: SimnetConfig | None = None) -> web.Application:
     TrafficRoutes(net).add_to(app)
     GroupRoutes(net).add_to(app)
     AccountRoutes(net).add_to(app)
+    ChatRoutes(net).add_to(app)
     return app
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from zaphubd.errors import ZaphubError
+from zaphubd.transport.chats import Chats
 from zaphubd.transport.contacts import Contacts
 from zaphubd.transport.events import MediaRef, TransportEvent
 from zaphubd.transport.groups import Groups
@@ -137,6 +138,11 @@ class Client(Protocol):
     @property
     def contacts(self) -> Contacts:
         """Number checks, contacts' profiles, the blocklist, the own profile."""
+        ...
+
+    @property
+    def chats(self) -> Chats:
+        """Archive, pin and mute chats (`transport/chats.py`)."""
         ...
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from zaphubd.transport.chats import ChatSettingsChanged
+
 DisconnectReason = Literal[
     "network",  # the socket dropped or could not be opened; worth retrying
     "keepalive",  # the server stopped answering pings
@@ -223,4 +225,5 @@ TransportEvent = (
     | ChatPresence
     | Call
     | GroupChange
+    | ChatSettingsChanged
 )

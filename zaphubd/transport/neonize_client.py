@@ -41,9 +41,11 @@ from zaphubd.transport.base import (
     SendResult,
     TransportError,
 )
+from zaphubd.transport.chats import Chats
 from zaphubd.transport.contacts import Contacts
 from zaphubd.transport.events import MediaRef
 from zaphubd.transport.neonize_attempt import Attempt, ConnectError
+from zaphubd.transport.neonize_chats import NeonizeChats
 from zaphubd.transport.neonize_contacts import NeonizeContacts
 from zaphubd.transport.neonize_dispatch import Dispatcher
 from zaphubd.transport.neonize_groups import NeonizeGroups
@@ -112,6 +114,7 @@ class NeonizeClient:
         self._connecting = asyncio.Lock()
         self._groups = NeonizeGroups(self._call)
         self._contacts = NeonizeContacts(self._call)
+        self._chats = NeonizeChats(self._call)
 
     @property
     def session_id(self) -> uuid.UUID:
@@ -135,6 +138,10 @@ class NeonizeClient:
     @property
     def groups(self) -> NeonizeGroups:
         return self._groups
+
+    @property
+    def chats(self) -> Chats:
+        return self._chats
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from zaphubd import proxies
 from zaphubd.simnet import codec
 from zaphubd.simnet.protocol import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Frame, new_message_id
 from zaphubd.simnet.wsclient import CLOSE_TIMEOUT_S, Connection, Lost, Rejected
+from zaphubd.transport import simnet_chats
 from zaphubd.transport.base import (
     ConnectFailed,
     EventCallback,
@@ -37,6 +38,7 @@ from zaphubd.transport.base import (
     TargetNotFound,
     TransportError,
 )
+from zaphubd.transport.chats import Chats
 from zaphubd.transport.contacts import Contacts
 from zaphubd.transport.credentials import CredentialStore, FileCredentials
 from zaphubd.transport.events import (
@@ -156,6 +158,7 @@ class SimnetClient:
         self._proxied: aiohttp.ClientSession | None = None  # through `proxy`, made on use
         self._groups = SimnetGroups(self.request)
         self._contacts = SimnetContacts(self.request, transport.url)
+        self._chats = simnet_chats.SimnetChats(self.request)
 
     def _http(self) -> aiohttp.ClientSession:
         """The transport's shared session, or this session's own through its proxy (a
@@ -183,6 +186,10 @@ class SimnetClient:
     @property
     def contacts(self) -> Contacts:
         return self._contacts
+
+    @property
+    def chats(self) -> Chats:
+        return self._chats
 
     async def connect(self) -> None:
         old = self._conn
@@ -358,6 +365,8 @@ class SimnetClient:
             await self._logged_out(conn, str(frame.get("reason", "")))
         elif op == "error":
             log.warning("simnet session %s: server error: %s", self._session_id, frame)
+        elif op == simnet_chats.OP:
+            await self._emit(simnet_chats.decode(frame))
         else:
             event = codec.decode_event(frame)
             if event is not None:
