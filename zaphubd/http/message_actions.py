@@ -14,7 +14,6 @@ from aiohttp import web
 from aiohttp_apigami import match_info_schema, response_schema
 
 from zaphubd.db.message_amends import MessageReadMarks
-from zaphubd.db.messages import MessageRow
 from zaphubd.errors import Conflict, NotFound
 from zaphubd.http import appkeys
 from zaphubd.http.message_action_schemas import (
@@ -38,7 +37,7 @@ from zaphubd.http.schemas import (
     documents_body,
     documents_input,
 )
-from zaphubd.http.session_path import path_session, path_session_id
+from zaphubd.http.session_path import path_message, path_session
 from zaphubd.messaging import actions
 from zaphubd.messaging.intake import SendRequest
 from zaphubd.sessions.message_reads import ReadBatch
@@ -47,17 +46,6 @@ TAG = "message actions"
 EDIT, FORWARD, REACT, READ = EditSchema(), ForwardSchema(), ReactSchema(), ReadSchema()
 DELETE_QUERY, UNREACT_QUERY = DeleteQuery(), UnreactQuery()
 _ERRORS = (400, 404, 409)
-
-
-async def _target(request: web.Request) -> MessageRow:
-    """The path's session (404), then its message (404)."""
-    session_id = path_session_id(request)
-    await request.app[appkeys.SESSION_COMMANDS].require(session_id)
-    key = request["match_info"]["messageId"]
-    row = await request.app[appkeys.MESSAGE_REPO].find(session_id, key)
-    if row is None:
-        raise NotFound(f"message {key} not found in this session")
-    return row
 
 
 async def _queue(request: web.Request, send: SendRequest) -> web.Response:
@@ -77,7 +65,7 @@ async def _queue(request: web.Request, send: SendRequest) -> web.Response:
 @documents_body(EditSchema)
 @match_info_schema(MessagePathSchema)
 async def edit_message(request: web.Request) -> web.Response:
-    row = await _target(request)
+    row = await path_message(request)
     body = await parse_body(request, EDIT)
     return await _queue(request, actions.edit(row, body["text"], body.get("requestId")))
 
@@ -93,7 +81,7 @@ async def edit_message(request: web.Request) -> web.Response:
 @documents_input(DeleteQuery, "querystring")
 @match_info_schema(MessagePathSchema)
 async def delete_message(request: web.Request) -> web.Response:
-    row = await _target(request)
+    row = await path_message(request)
     query = await parse_query(request, DELETE_QUERY)
     if query["for_"] == "everyone":
         return await _queue(request, actions.revoke(row, query.get("requestId")))
@@ -112,7 +100,7 @@ async def delete_message(request: web.Request) -> web.Response:
 @documents_body(ForwardSchema)
 @match_info_schema(MessagePathSchema)
 async def forward_message(request: web.Request) -> web.Response:
-    row = await _target(request)
+    row = await path_message(request)
     body = await parse_body(request, FORWARD)
     return await _queue(request, actions.forward(row, body["to"], body.get("requestId")))
 
@@ -123,7 +111,7 @@ async def forward_message(request: web.Request) -> web.Response:
 @documents_body(ReactSchema)
 @match_info_schema(MessagePathSchema)
 async def react(request: web.Request) -> web.Response:
-    row = await _target(request)
+    row = await path_message(request)
     body = await parse_body(request, REACT)
     return await _queue(request, actions.react(row, body["emoji"], body.get("requestId")))
 
@@ -138,7 +126,7 @@ async def react(request: web.Request) -> web.Response:
 @documents_input(UnreactQuery, "querystring")
 @match_info_schema(MessagePathSchema)
 async def unreact(request: web.Request) -> web.Response:
-    row = await _target(request)
+    row = await path_message(request)
     query = await parse_query(request, UNREACT_QUERY)
     return await _queue(request, actions.react(row, "", query.get("requestId")))
 

@@ -37,7 +37,7 @@ from zaphubd.http.multipart import is_multipart
 from zaphubd.http.parsing import parse_body, parse_query
 from zaphubd.http.responses import ok, page
 from zaphubd.http.schemas import SessionPathSchema, documented, documents_body, documents_input
-from zaphubd.http.session_path import path_session_id, session_and_body
+from zaphubd.http.session_path import path_message, path_session_id, session_and_body
 from zaphubd.jid import InvalidJid, normalize
 from zaphubd.messaging.inbound import public_content
 from zaphubd.messaging.intake import SendRequest
@@ -179,16 +179,6 @@ async def list_messages(request: web.Request) -> web.Response:
     return ok([message_view(r) for r in rows], pagination=page(total, q["limit"], q["offset"]))
 
 
-async def _message(request: web.Request) -> MessageRow:
-    session_id = path_session_id(request)
-    await request.app[appkeys.SESSION_COMMANDS].require(session_id)
-    key = request["match_info"]["messageId"]
-    row = await request.app[appkeys.MESSAGE_REPO].find(session_id, key)
-    if row is None:
-        raise NotFound(f"message {key} not found in this session")
-    return row
-
-
 @documented(
     "Get a message by its UUID or its messageId",
     TAG,
@@ -198,13 +188,13 @@ async def _message(request: web.Request) -> MessageRow:
 )
 @match_info_schema(MessagePathSchema)
 async def get_message(request: web.Request) -> web.Response:
-    return ok(message_view(await _message(request)))
+    return ok(message_view(await path_message(request)))
 
 
 @documented("Download an inbound message's media", TAG, None, errors=(400, 404, 409), scope="read")
 @match_info_schema(MessagePathSchema)
 async def get_media(request: web.Request) -> web.Response:
-    row = await _message(request)
+    row = await path_message(request)
     token = row.content.get("_media")
     if not isinstance(token, dict):
         raise NotFound("this message has no media")

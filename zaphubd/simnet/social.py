@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from zaphubd import jid
+from zaphubd.simnet import groups
 from zaphubd.simnet.model import Device, Group, now_ms
 from zaphubd.simnet.network import Network
 from zaphubd.simnet.protocol import OpError
@@ -86,18 +87,8 @@ def change_group(
     else:
         group = _group(net, group_jid)
         told = _apply(group, action, set(participants), subject) | group.members
-    frame = {
-        "op": "ev",
-        "kind": "group",
-        "group": group.jid,
-        "action": action,
-        "participants": [net.as_seen(p)[0] for p in participants],
-        "by": net.as_seen(by)[0] if by else None,
-        "subject": group.subject if action in ("joined", "subject") else None,
-    }
-    for phone in sorted(told):
-        net.deliver_account(phone, frame)
-    net.changed()
+    shown = group.subject if action in ("joined", "subject") else None
+    groups.tell(net, group, told, action, participants, by, subject=shown)
     return group
 
 
