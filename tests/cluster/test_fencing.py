@@ -11,19 +11,22 @@ import asyncio
 import signal
 from pathlib import Path
 
-from tests.cluster.harness import LEASE_TTL_S, Cluster, eventually
+from tests.cluster.harness import Cluster, eventually
 from tests.cluster.traffic import all_connected, pair, recipient
 from tests.redis_cluster import RedisClusterProcesses
 from tests.services import LocalServices
 from tests.tcp_proxy import TcpProxy
 
 SESSIONS = 6
+#: Shorter than the harness's lease: every wait below is a multiple of it, and the daemons'
+#: renewals (every third of it) keep well inside it on a loaded machine.
+TTL_S = 4.0
 
 
 async def test_a_node_paused_past_its_lease_stands_down_when_it_resumes(
     pg_url: str, redis_cluster: RedisClusterProcesses, tmp_path: Path
 ) -> None:
-    cluster = await Cluster(pg_url, redis_cluster.url, tmp_path, size=2).start()
+    cluster = await Cluster(pg_url, redis_cluster.url, tmp_path, size=2, lease_ttl_s=TTL_S).start()
     try:
         await _scenario(cluster)
     except BaseException:
@@ -89,10 +92,10 @@ async def _scenario(cluster: Cluster) -> None:
         now = await cluster.owners()  # n2 answers: n1 is paused
         return all(now.get(sid) == "n2" for sid in frozen) and await all_connected(cluster, frozen)
 
-    await eventually(taken_over, LEASE_TTL_S + 15)
+    await eventually(taken_over, TTL_S + 15)
     cluster.nodes["n1"].signal(signal.SIGCONT)
     cluster.paused.discard("n1")
-    await asyncio.sleep(2 * LEASE_TTL_S)  # time enough to fight back, if it were to
+    await asyncio.sleep(2 * TTL_S)  # time enough to fight back, if it were to
 
     for sid in frozen:
         events = [e["event"] for e in await _connections(cluster, sid)]
@@ -109,7 +112,7 @@ async def test_a_node_cut_off_from_redis_closes_its_sessions_before_they_are_tak
     host_port = redis_url.split("//", 1)[1].split("/", 1)[0]
     host, port = host_port.rsplit(":", 1)
     proxy = await TcpProxy(host, int(port)).start()
-    cluster = Cluster(pg_url, redis_url, tmp_path, size=2)
+    cluster = Cluster(pg_url, redis_url, tmp_path, size=2, lease_ttl_s=TTL_S)
     cluster.redis_urls["n1"] = f"redis://127.0.0.1:{proxy.port}/0"
     await cluster.start()
     try:
@@ -124,14 +127,14 @@ async def test_a_node_cut_off_from_redis_closes_its_sessions_before_they_are_tak
             }
             return all(v["node_id"] == "n2" and v["status"] == "connected" for v in now.values())
 
-        await eventually(taken_over, LEASE_TTL_S + 15)
-        await asyncio.sleep(LEASE_TTL_S)
+        await eventually(taken_over, TTL_S + 15)
+        await asyncio.sleep(TTL_S)
         for sid in cut_off:
             events = [e["event"] for e in await _connections(cluster, sid)]
             # closed by n1 itself before n2 connected: never replaced, never two at once
             assert events == ["online", "closed", "online"], (sid, events)
         proxy.heal()
-        await asyncio.sleep(2 * LEASE_TTL_S)
+        await asyncio.sleep(2 * TTL_S)
         await _rows_agree(cluster, cut_off, "n2")
         for sid in cut_off:
             assert len(await _connections(cluster, sid)) == 3
