@@ -15,7 +15,8 @@
 -- number of chats or messages. The triggers keep it exact: each inserting statement offers,
 -- per chat, its newest message as the chat's last one (kept only when newer); an update that
 -- moves a message (a LID learned: it changes chat) recomputes the chats it touched from
--- messages_chat_order_idx (one index probe each). Marking a send sent fires nothing.
+-- messages_chat_order_idx (one index probe each), and so does deleting a chat's last message.
+-- Marking a send sent fires nothing.
 --
 -- Building the index and filling `chats` reads the whole messages table once, inside this
 -- migration's transaction (writes to messages wait for it).
@@ -156,6 +157,22 @@ CREATE TRIGGER messages_chats_update AFTER UPDATE OF chat_jid, to_jid, wa_timest
              IS DISTINCT FROM
              COALESCE(CASE WHEN NEW.send_seq IS NULL THEN NEW.wa_timestamp END, NEW.created_at))
     EXECUTE FUNCTION chats_on_update();
+
+-- A deleted message (a "delete for me") that was its chat's last one: the chat's row again from
+-- what is left, or gone with its last message. Chats whose last message stays are untouched.
+CREATE FUNCTION chats_on_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM chats_recompute(c.session_id, c.chat_jid)
+    FROM (SELECT c.session_id, c.chat_jid FROM chats c JOIN deleted d ON d.id = c.last_message_id
+          ORDER BY c.session_id, c.chat_jid) c;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER messages_chats_delete AFTER DELETE ON messages
+    REFERENCING OLD TABLE AS deleted
+    FOR EACH STATEMENT EXECUTE FUNCTION chats_on_delete();
 
 -- The chats of the messages stored before this migration.
 INSERT INTO chats (session_id, chat_jid, last_message_id, last_at, last_created_at)

@@ -96,6 +96,18 @@ async def test_the_chats_table_follows_the_messages(db: Database) -> None:
     ]
 
 
+async def test_deleting_a_chats_last_message_makes_the_one_before_it_last(db: Database) -> None:
+    sid = await new_session(db)
+    first = await inbound(db, sid, ANA, "A1", T0)
+    last = await inbound(db, sid, ANA, "A2", T0 + timedelta(seconds=5))
+    await inbound(db, sid, BEA, "B1", T0 + timedelta(seconds=1))
+    delete = "DELETE FROM messages WHERE id = $1"  # what "delete for me" does
+    await db.execute(delete, last)
+    assert await chats_of(db, sid) == [(BEA, "B1"), (ANA, "A1")]
+    await db.execute(delete, first)
+    assert await chats_of(db, sid) == [(BEA, "B1")]  # no message left: no chat
+
+
 async def test_a_chats_pages_in_whatsapps_order(db: Database) -> None:
     sid = await new_session(db)
     for n in (3, 1, 4, 2, 0):  # stored in another order than sent
