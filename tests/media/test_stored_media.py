@@ -106,6 +106,13 @@ async def test_stored_on_disk_served_while_away_and_announced(
         async with client.get(base + media_url, headers=AUTH) as resp:
             assert resp.status == 200 and await resp.read() == png
 
+    # Deleted for me: the kept copy goes with the message.
+    await inbound_image(gw, "GONE", other)
+    await stored(gw, sid, "GONE")
+    resp = await gw.api.delete(f"/api/v1/sessions/{sid}/messages/GONE", params={"for": "me"})
+    assert resp.status == 200, await resp.text()
+    assert len(list((gw.auth_dir.parent / "media" / "inbound" / sid).iterdir())) == 1
+
     await inbound_image(gw, "BIG", png + b"\0" * 8192)  # over the inbound cap: not kept
     big = await eventually(lambda: _store_error(gw, sid, "BIG"))
     assert "ZAPHUB_INBOUND_MEDIA_MAX_BYTES" in big["metadata"]["mediaStoreError"]

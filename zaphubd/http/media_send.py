@@ -92,6 +92,18 @@ async def stored_media(request: web.Request, row: MessageRow) -> web.Response | 
     return media_response(data, str(stored["mimeType"]), stored.get("fileName") or row.message_id)
 
 
+async def forget_stored_media(request: web.Request, row: MessageRow) -> None:
+    """Remove the kept copy of a message deleted for me: its media goes with it. A copy the
+    store cannot remove now is logged (the session's prefix goes when the session does)."""
+    stored = row.content.get("_stored")
+    if not isinstance(stored, dict):
+        return
+    try:
+        await request.app[appkeys.MEDIA_STORE].delete([check_key(str(stored["key"]))])
+    except (StoreError, ValueError, KeyError) as err:
+        log.warning("stored media of deleted message %s not removed: %s", row.id, err)
+
+
 def media_response(data: bytes, mime_type: str, name: str) -> web.Response:
     headers = {
         "Content-Type": mime_type,

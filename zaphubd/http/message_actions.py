@@ -16,6 +16,7 @@ from aiohttp_apigami import match_info_schema, response_schema
 from zaphubd.db.message_amends import MessageReadMarks
 from zaphubd.errors import Conflict, NotFound
 from zaphubd.http import appkeys
+from zaphubd.http.media_send import forget_stored_media
 from zaphubd.http.message_action_schemas import (
     ActionEnvelope,
     DeletedEnvelope,
@@ -87,6 +88,7 @@ async def delete_message(request: web.Request) -> web.Response:
         return await _queue(request, actions.revoke(row, query.get("requestId")))
     if not await _marks(request).delete(row.id):
         raise Conflict("this message is still being sent; delete it for me once it is sent")
+    await forget_stored_media(request, row)
     return ok({"id": row.id, "messageId": row.message_id, "deletedFor": "me"})
 
 
