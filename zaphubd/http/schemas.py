@@ -78,7 +78,7 @@ _ERROR_TEXT = {
     409: "conflict with the current state",
     410: "gone (expired)",
     413: "request body too large",
-    429: "session capacity reached",
+    429: "a capacity or rate limit was reached: try again later (CapacityError)",
     502: "WhatsApp refused the request (UpstreamError)",
     503: "Postgres or Redis unavailable",
 }
