@@ -30,7 +30,7 @@ from zaphubd.http.messages import message_view
 from zaphubd.http.parsing import parse_body
 from zaphubd.http.responses import ok
 from zaphubd.http.schemas import SessionPathSchema, documented, documents_body
-from zaphubd.http.session_path import path_session, path_session_id
+from zaphubd.http.session_path import path_session
 from zaphubd.sessions.chats import settings_view
 
 CHANGE_SCHEMA = ChangeChatSchema()
@@ -96,8 +96,7 @@ async def _known_chat(request: web.Request, session_id: uuid.UUID) -> str:
 @querystring_schema(ListChatsQuery)
 @match_info_schema(SessionPathSchema)
 async def list_chats(request: web.Request) -> web.Response:
-    session_id = path_session_id(request)
-    await request.app[appkeys.SESSION_COMMANDS].require(session_id)
+    session_id = (await path_session(request)).id
     q = request["querystring"]
     after = decode_cursor(q["cursor"]) if "cursor" in q else None
     rows, more = await request.app[appkeys.CHAT_REPO].list_page(
@@ -121,8 +120,7 @@ async def list_chats(request: web.Request) -> web.Response:
 @querystring_schema(ChatMessagesQuery)
 @match_info_schema(ChatPathSchema)
 async def chat_messages(request: web.Request) -> web.Response:
-    session_id = path_session_id(request)
-    await request.app[appkeys.SESSION_COMMANDS].require(session_id)
+    session_id = (await path_session(request)).id
     chat = await _known_chat(request, session_id)
     q = request["querystring"]
     repo = request.app[appkeys.CHAT_REPO]
